@@ -1,0 +1,237 @@
+"""The WSGI application: routing and the request cycle of both endpoints.
+
+Order of checks, for every request: route (404, 405), size (413), body (400),
+credentials (401), rate limit (429), parameters (422). Any :class:`APIError` raised on
+the way becomes the JSON answer in ``__call__``, the one place that does so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+import uuid as uuid_module
+from typing import TYPE_CHECKING, Any, Hashable, Iterable
+from urllib.parse import parse_qsl
+
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_input_stream
+
+from .auth import Authenticator, StoreAuthenticator
+from .errors import (
+    APIError, AuthenticationFailed, BodyTooLarge, InternalError, InvalidJSON, InvalidParameters,
+    MethodNotAllowed, NotAnObject, NotFound, RateLimited,
+)
+from .ratelimit import MemoryRateLimiter, RateLimiter
+from .schemas import BodySchema, normalize_email
+from .storage import Event, Receipt, Store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("octeth_tracking")
+access_log = logging.getLogger("octeth_tracking.access")
+
+# Path (relative to the mount point) -> (endpoint, methods).
+ROUTES = {
+    "/event": ("event", ("POST",)),
+    "/website_events.properties": ("properties", ("GET", "HEAD", "POST")),
+}
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+class TrackingApp:
+    """Octeth's Event Tracking API as a WSGI application, free of any mount prefix.
+
+    It answers ``POST /event`` and ``GET|POST /website_events.properties`` relative to
+    wherever it is mounted (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
+
+    :param store: where events, the property registry and (by default) accounts live.
+    :param authenticator: checks credentials and list ownership; default: the store's accounts.
+    :param rate_limiter: counts requests per user and endpoint; default: in process memory.
+    :param event_rate_limit: requests per window per user to ``/event``; 0 switches it off.
+    :param properties_rate_limit: the same for ``website_events.properties``.
+    :param rate_limit_window: the window, in seconds.
+    :param max_body_size: bytes; a larger body gets 413 and is not read.
+    :param max_event_length: longest event name; ``None`` keeps the schema's (255).
+    :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).
+    :param max_property_name_length: longest property name; ``None``: schema's (255).
+    :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
+    :param max_string_length: longest string anywhere in ``Properties``; ``None``: schema's (8192).
+
+    Usage::
+
+        from octeth_tracking import SQLiteStore, TrackingApp
+        app = TrackingApp(store=SQLiteStore("events.db"))
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        authenticator: Authenticator | None = None,
+        rate_limiter: RateLimiter | None = None,
+        event_rate_limit: int = 5000,
+        properties_rate_limit: int = 100,
+        rate_limit_window: float = 60.0,
+        max_body_size: int = 64 * 1024,
+        max_event_length: int | None = None,
+        max_properties: int | None = None,
+        max_property_name_length: int | None = None,
+        max_properties_depth: int | None = None,
+        max_string_length: int | None = None,
+    ) -> None:
+        self.store = store
+        self.authenticator = authenticator or StoreAuthenticator(store)
+        self.rate_limiter = rate_limiter or MemoryRateLimiter()
+        self.rate_limits = {"event": event_rate_limit, "properties": properties_rate_limit}
+        self.rate_limit_window = rate_limit_window
+        self.max_body_size = max_body_size
+        self.event_schema = BodySchema("event", {
+            "max_event_length": max_event_length,
+            "max_properties": max_properties,
+            "max_property_name_length": max_property_name_length,
+            "max_properties_depth": max_properties_depth,
+            "max_string_length": max_string_length,
+        })
+        self.properties_schema = BodySchema("website_events.properties")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
+            response = self.dispatch(environ)
+        except APIError as error:
+            response = error.get_response()
+        except Exception:
+            log.exception("unexpected error in %s", environ.get("PATH_INFO"))
+            response = InternalError().get_response()
+        if access_log.isEnabledFor(logging.INFO):
+            # The path only: a query string may carry an API key or session id.
+            access_log.info(
+                "%s %s%s %d %.1fms", environ.get("REQUEST_METHOD"), environ.get("SCRIPT_NAME", ""),
+                environ.get("PATH_INFO", ""), response.status_code, (time.perf_counter() - started) * 1000,
+            )
+        return response(environ, start_response)
+
+    def dispatch(self, environ: WSGIEnvironment) -> Response:
+        route = ROUTES.get(environ.get("PATH_INFO") or "/")
+        if route is None:
+            raise NotFound()
+        endpoint, methods = route
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in methods:
+            raise MethodNotAllowed(methods)
+        if method == "POST":
+            body = self.read_json(environ)
+        else:
+            body = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        # Top-level names are case-insensitive, and a null value counts as absent.
+        params = {str(key).lower(): value for key, value in body.items() if value is not None}
+        user = self.authenticate(environ, params)
+        limit = self.rate_limits[endpoint]
+        if limit > 0:
+            retry_after = self.rate_limiter.hit(f"{user}:{endpoint}", limit, self.rate_limit_window)
+            if retry_after is not None:
+                raise RateLimited(retry_after)
+        if endpoint == "event":
+            return self.track_event(user, params)
+        return self.list_properties(user, params)
+
+    def read_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
+        """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""
+        declared = environ.get("CONTENT_LENGTH")
+        if declared and declared.isdigit() and int(declared) > self.max_body_size:
+            raise BodyTooLarge()
+        try:
+            stream = get_input_stream(environ, max_content_length=self.max_body_size)
+            data = stream.read(self.max_body_size + 1)
+        except RequestEntityTooLarge:
+            raise BodyTooLarge() from None
+        except (ClientDisconnected, OSError, ValueError):
+            raise InvalidJSON() from None
+        if len(data) > self.max_body_size:
+            raise BodyTooLarge()
+        try:
+            body = json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_reject_constant)
+            if _SURROGATE_ESCAPE.search(data):
+                # A lone surrogate is not Unicode: no store could keep it.
+                json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except (UnicodeError, ValueError, RecursionError):
+            raise InvalidJSON() from None
+        if not isinstance(body, dict):
+            raise NotAnObject()
+        return body
+
+    def authenticate(self, environ: WSGIEnvironment, params: dict[str, Any]) -> Hashable:
+        api_key, session_id = params.get("apikey"), params.get("sessionid")
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if not api_key and authorization[:7].lower() == "bearer ":
+            api_key = authorization[7:].strip()
+        if not isinstance(api_key, str) or not api_key:
+            api_key = None
+        if not isinstance(session_id, str) or not session_id:
+            session_id = None
+        user = self.authenticator.authenticate(api_key, session_id) if api_key or session_id else None
+        if user is None:
+            raise AuthenticationFailed()
+        return user
+
+    def validate(self, schema: BodySchema, user: Hashable, params: dict[str, Any]) -> int:
+        """The list id, once the body passes its schema and names a list of the user's."""
+        errors = schema.errors(params)
+        list_id = schema.list_id(params)
+        if list_id is not None and not self.authenticator.can_use_list(user, list_id):
+            errors.append(schema.unknown_list)  # as if it did not exist: existence must not leak
+        if errors:
+            raise InvalidParameters(errors)
+        assert list_id is not None
+        return list_id
+
+    def track_event(self, user: Hashable, params: dict[str, Any]) -> Response:
+        list_id = self.validate(self.event_schema, user, params)
+        properties = params.get("properties", {})
+        email = params.get("email")
+        event = Event(
+            list_id=list_id,
+            uuid=str(params.get("uuid") or uuid_module.uuid4()).lower(),
+            external_id=str(params.get("id", "")) or str(uuid_module.uuid4()),
+            event=params["event"],
+            email=normalize_email(email) if email else None,
+            properties=properties,
+        )
+        if properties.get("isTest") is True:
+            sent = event.event == "identify" or (
+                event.email is not None and self.store.would_identify(event.list_id, event.external_id, event.email)
+            )
+            receipt = Receipt(event.uuid, event.external_id, sent)
+        else:
+            (receipt,) = self.store.record([event])
+        return _json({
+            "status": "success",
+            "uuid": receipt.uuid,
+            "external_id": receipt.external_id,
+            "identify_event_sent": receipt.identify_event_sent,
+        })
+
+    def list_properties(self, user: Hashable, params: dict[str, Any]) -> Response:
+        list_id = self.validate(self.properties_schema, user, params)
+        return _json({"ListID": str(list_id), "Properties": self.store.properties(list_id)})

@@ -1,0 +1,123 @@
+"""``python -m octeth_tracking`` (and ``octeth-tracking``): serve the API, manage accounts.
+
+With no subcommand: open (or create) ``./octeth_tracking.db``; if it has no user yet,
+create one with an API key and a list and print a ``curl`` that tracks an event; then serve.
+Each ``create-*`` prints one JSON object on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, Sequence
+
+from .config import create_app
+from .schemas import BodySchema
+from .storage import DEFAULT_DB, Store, open_store
+
+DEFAULT_TTL = 24 * 3600
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="octeth-tracking", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("--db", default=DEFAULT_DB, help=f"SQLite path or database URL (default ./{DEFAULT_DB})")
+        return sub
+
+    serve = command("serve", "serve the API under /api/v1")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
+    command("create-user", "create a user and an API key").add_argument("name")
+    create_list = command("create-list", "create a list owned by a user")
+    create_list.add_argument("--user-id", type=int, required=True)
+    create_list.add_argument("name")
+    command("create-api-key", "create another API key for a user").add_argument("--user-id", type=int, required=True)
+    session = command("create-session", "create a session id for a user")
+    session.add_argument("--user-id", type=int, required=True)
+    session.add_argument("--ttl", type=float, default=DEFAULT_TTL, help=f"seconds it lives (default {DEFAULT_TTL})")
+    command("revoke-api-key", "revoke an API key: it gets 401 from then on").add_argument("api_key", metavar="KEY")
+    command("properties", "print a list's event properties, as the endpoint does").add_argument(
+        "--list-id", type=int, required=True
+    )
+    return parser
+
+
+def quickstart(store: Store, host: str, port: int, prefix: str) -> None:
+    """A first user, key and list, and a curl that uses them, for a store that has no user yet."""
+    if store.count_users():
+        return
+    user_id = store.create_user("admin")
+    api_key = store.create_api_key(user_id)
+    list_id = store.create_list(user_id, "My first list")
+    body = json.dumps({
+        "APIKey": api_key, "ListID": list_id, "ID": "visitor-1", "Event": "pageView",
+        "Properties": {"url": "https://example.com/"},
+    })
+    print(f"Created user {user_id} with API key {api_key} and list {list_id}.")
+    print("Track an event with:")
+    print(f"  curl -s -X POST http://{host}:{port}{prefix}/event -H 'Content-Type: application/json' -d '{body}'",
+          flush=True)
+
+
+def serve(db: str, host: str, port: int, prefix: str) -> int:
+    from werkzeug.serving import make_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
+    server = make_server(host, port, create_app(db, prefix), threaded=True)
+    print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
+          " (werkzeug's server; press Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in (None, "serve"):
+        db = getattr(args, "db", DEFAULT_DB)
+        host, port, prefix = getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000), getattr(args, "prefix", "/api/v1")
+        if args.command is None:
+            store = open_store(db)
+            quickstart(store, host, port, prefix)
+            store.close()
+        return serve(db, host, port, prefix)
+    store = open_store(args.db)
+    try:
+        if args.command == "create-user":
+            user_id = store.create_user(args.name)
+            _print({"user_id": user_id, "api_key": store.create_api_key(user_id)})
+        elif args.command == "create-list":
+            _print({"list_id": store.create_list(args.user_id, args.name)})
+        elif args.command == "create-api-key":
+            _print({"api_key": store.create_api_key(args.user_id)})
+        elif args.command == "create-session":
+            _print({"session_id": store.create_session(args.user_id, args.ttl)})
+        elif args.command == "revoke-api-key":
+            revoked = store.revoke_api_key(args.api_key)
+            _print({"revoked": revoked})
+            return 0 if revoked else 1
+        elif args.command == "properties":
+            if store.list_owner(args.list_id) is None:
+                code, message = BodySchema("website_events.properties").unknown_list
+                _print({"Errors": [{"Code": code, "Message": message}]})
+                return 1
+            _print({"ListID": str(args.list_id), "Properties": store.properties(args.list_id)})
+    except LookupError as error:
+        print(f"octeth-tracking: {error.args[0]}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,71 @@
+"""``create_app``: the app built from arguments, then ``OCTETH_TRACKING_*``, then defaults.
+
+One rule maps settings onto arguments: the argument ``max_body_size`` is the setting
+``OCTETH_TRACKING_MAX_BODY_SIZE`` (environment variable here, Django setting in
+``contrib.django``). A value from the environment is read as a JSON literal when it is
+one (``5000``, ``60.5``, ``true``) and as text otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from typing import Any, Mapping
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from .app import TrackingApp
+from .errors import NotFound
+from .storage import DEFAULT_DB, open_store
+
+PREFIX = "OCTETH_TRACKING_"
+
+
+def settings_names() -> list[str]:
+    """The ``TrackingApp`` arguments that a setting can give (the plain values, not objects)."""
+    parameters = inspect.signature(TrackingApp).parameters.values()
+    return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def options_from(settings: Mapping[str, Any], parse: bool = False) -> dict[str, Any]:
+    """The arguments that ``settings`` (``OCTETH_TRACKING_<NAME>`` keys) give."""
+    found = {}
+    for name in settings_names():
+        key = PREFIX + name.upper()
+        if key in settings:
+            found[name] = _parse(settings[key]) if parse else settings[key]
+    return found
+
+
+def mount(app: Any, prefix: str) -> Any:
+    """``app`` under ``prefix``; every other path gets the JSON 404."""
+    prefix = prefix.rstrip("/")
+    return DispatcherMiddleware(NotFound(), {prefix: app}) if prefix else app
+
+
+def create_app(db: str | None = None, prefix: str | None = None, **options: Any) -> Any:
+    """A ready WSGI app: the store that ``db`` names, a :class:`TrackingApp`, mounted at ``prefix``.
+
+    :param db: a SQLite path or ``sqlite:///path``, or a ``postgresql://`` URL;
+        default ``OCTETH_TRACKING_DB``, then ``./octeth_tracking.db``.
+    :param prefix: where the API answers; default ``OCTETH_TRACKING_PREFIX``, then
+        ``/api/v1``; ``""`` gives the bare app.
+    :param options: ``TrackingApp`` arguments; each missing one comes from its
+        ``OCTETH_TRACKING_*`` variable when that is set.
+
+    ``gunicorn 'octeth_tracking:create_app()'`` serves ``/api/v1/event``.
+    """
+    options = {**options_from(os.environ, parse=True), **options}
+    db = db or os.environ.get(PREFIX + "DB") or DEFAULT_DB
+    if prefix is None:
+        prefix = os.environ.get(PREFIX + "PREFIX", "/api/v1")
+    store = options.pop("store", None) or open_store(db)
+    return mount(TrackingApp(store=store, **options), prefix)

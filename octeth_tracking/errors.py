@@ -1,0 +1,140 @@
+"""Every failure the API reports, and the one place that turns it into a response.
+
+A raised :class:`APIError` is itself a WSGI response (as werkzeug's ``HTTPException``
+is): :meth:`APIError.get_response` gives ``{"Errors": [{"Code": N, "Message": "..."}]}``
+with the error's HTTP status. Codes 1-18 belong to request bodies and are declared,
+with their messages, in ``schemas/``; the codes below belong to the transport.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Iterable
+
+from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+class APIError(Exception):
+    """A request the API refuses; carries one or more (code, message) pairs."""
+
+    status = 500
+    code = 0
+    message = ""
+
+    def __init__(self, errors: Iterable[tuple[int, str]] | None = None) -> None:
+        self.errors = sorted(dict(errors).items()) if errors else [(self.code, self.message)]
+        super().__init__(self.errors)
+
+    @property
+    def codes(self) -> list[int]:
+        return [code for code, _ in self.errors]
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def get_response(self) -> Response:
+        body = {"Errors": [{"Code": code, "Message": message} for code, message in self.errors]}
+        return Response(
+            json.dumps(body), status=self.status, headers=self.headers(), mimetype="application/json"
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.get_response()(environ, start_response)
+
+
+class InvalidParameters(APIError):
+    """The body breaks rules of its JSON Schema (HTTP 422); codes come from the schema."""
+
+    status = 422
+
+
+class AuthenticationFailed(APIError):
+    """No credentials, or unknown, revoked or expired ones (Octeth's own code)."""
+
+    status = 401
+    code = 99998
+    message = "Authentication failure or session expired"
+
+
+class InvalidJSON(APIError):
+    """The body is not UTF-8 JSON (or holds NaN, Infinity or a number out of range)."""
+
+    status = 400
+    code = 20
+    message = "Request body is not valid JSON."
+
+
+class NotAnObject(APIError):
+    """The body is JSON but not an object."""
+
+    status = 400
+    code = 21
+    message = "Request body must be a JSON object."
+
+
+class NotFound(APIError):
+    """No endpoint at this path."""
+
+    status = 404
+    code = 22
+    message = "Not found."
+
+
+class MethodNotAllowed(APIError):
+    """The endpoint exists but not for this method; ``Allow`` lists the ones it takes."""
+
+    status = 405
+    code = 23
+    message = "Method not allowed."
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        super().__init__()
+        self.allowed = sorted(allowed)
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
+class BodyTooLarge(APIError):
+    """The body is over ``max_body_size`` bytes."""
+
+    status = 413
+    code = 24
+    message = "Request body is too large."
+
+
+class RateLimited(APIError):
+    """Too many requests from this user to this endpoint in the current window."""
+
+    status = 429
+    code = 25
+    message = "Rate limit exceeded."
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InternalError(APIError):
+    """A fault of ours, not the client's; logged with its traceback, never shown."""
+
+    status = 500
+    code = 27
+    message = "Internal error."
+
+
+class StoreUnavailable(APIError):
+    """The store could not commit in time; nothing was stored and a retry is safe."""
+
+    status = 503
+    code = 26
+    message = "Event store is unavailable, try again."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}

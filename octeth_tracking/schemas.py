@@ -1,0 +1,148 @@
+"""Loading ``schemas/`` and mapping a failed rule to its Octeth error code.
+
+The schema files are the single source of truth: the rules, the code each rule's
+failure produces (``x-octeth-code``, and ``x-octeth-missing-code`` for a missing
+name), the messages (``x-octeth-errors``) and the default limits
+(``x-octeth-limit`` names the ``TrackingApp`` argument that may replace one).
+Nothing here knows a code or a field name.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from email_validator import EmailNotValidError, validate_email
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+
+# Installed wheels carry the schemas inside the package; a source checkout has them beside it.
+_PACKAGED = Path(__file__).parent / "schemas"
+SCHEMA_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).parent.parent / "schemas"
+
+_LIMIT_KEYWORDS = ("maxLength", "maxProperties", "x-octeth-max-depth", "x-octeth-max-string-length")
+
+
+def _nodes(value: Any) -> Iterator[Any]:
+    """Every value inside ``value``, itself included, without recursion (input may be deep)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _max_depth(validator: Any, limit: int, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if isinstance(instance, (dict, list)) and _depth_exceeds(instance, limit):
+        yield ValidationError(f"nested deeper than {limit} levels")
+
+
+def _max_string_length(validator: Any, limit: int, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if any(isinstance(node, str) and len(node) > limit for node in _nodes(instance)):
+        yield ValidationError(f"holds a string longer than {limit} characters")
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    {"x-octeth-max-depth": _max_depth, "x-octeth-max-string-length": _max_string_length},
+)
+
+_formats = FormatChecker()
+
+
+@_formats.checks("email", raises=EmailNotValidError)
+def _is_email(value: object) -> bool:
+    # Syntax only: a tracking call must not wait on DNS.
+    return not isinstance(value, str) or bool(validate_email(value, check_deliverability=False))
+
+
+def normalize_email(address: str) -> str:
+    """The form under which a subscriber is stored and compared: case-insensitive."""
+    return validate_email(address, check_deliverability=False).normalized.lower()
+
+
+@lru_cache(maxsize=None)
+def _load_file(name: str) -> str:
+    return (SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+def _limit_rules(schema: Any) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(limit name, the dict holding its keyword, the keyword) for each ``x-octeth-limit``."""
+    for node in _nodes(schema):
+        if isinstance(node, dict) and "x-octeth-limit" in node:
+            rule = node
+            while not any(k in rule for k in _LIMIT_KEYWORDS):
+                rule = next(v for v in rule.values() if isinstance(v, dict))
+            yield node["x-octeth-limit"], rule, next(k for k in _LIMIT_KEYWORDS if k in rule)
+
+
+class BodySchema:
+    """One request body's schema, ready to say which Octeth errors a body has.
+
+    :param name: the file ``schemas/<name>.schema.json``.
+    :param limits: ``x-octeth-limit`` name to value; ``None`` keeps the schema's own.
+    """
+
+    def __init__(self, name: str, limits: Mapping[str, int | None] | None = None) -> None:
+        self.schema = json.loads(_load_file(name))
+        for limit, rule, keyword in list(_limit_rules(self.schema)):
+            if limits and limits.get(limit) is not None:
+                rule[keyword] = limits[limit]
+        _Validator.check_schema(self.schema)
+        self.messages = {int(code): text for code, text in self.schema["x-octeth-errors"].items()}
+        self._validator = _Validator(self.schema, format_checker=_formats)
+        self._list_id_validator = _Validator(self.schema["properties"]["listid"])
+        self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
+
+    def error(self, code: int) -> tuple[int, str]:
+        return code, self.messages[code]
+
+    def errors(self, body: Mapping[str, Any]) -> list[tuple[int, str]]:
+        """The (code, message) pairs that ``body`` earns, each once, in code order."""
+        codes = {code for error in self._validator.iter_errors(body) for code in self._codes(error)}
+        return [self.error(code) for code in sorted(codes)]
+
+    def list_id(self, body: Mapping[str, Any]) -> int | None:
+        """The body's ListID as a number, if it is a valid one."""
+        value = body.get("listid")
+        return int(value) if value is not None and self._list_id_validator.is_valid(value) else None
+
+    def _codes(self, error: ValidationError) -> set[int]:
+        path = list(error.absolute_schema_path)
+        node = self.schema
+        enclosing = [node]
+        for key in path[:-1]:
+            node = node[key]
+            enclosing.append(node)
+        if error.validator == "required":
+            # A missing name costs the code its own schema names (the error does not say
+            # which name it is about, so take every missing one: the codes form a set).
+            named = [node.get("properties", {}).get(n, {}) for n in error.validator_value if n not in error.instance]
+            codes = [s.get("x-octeth-missing-code", s.get("x-octeth-code")) for s in named]
+            return {int(c) for code in codes for c in (code if isinstance(code, list) else [code])}
+        for schema in reversed(enclosing):
+            if isinstance(schema, dict) and "x-octeth-code" in schema:
+                return {int(schema["x-octeth-code"])}
+        raise LookupError(f"schema rule {path} has no x-octeth-code")
+
+
+def schema_limits(name: str) -> dict[str, int]:
+    """The schema's own value of each ``x-octeth-limit`` (for documentation and tests)."""
+    return {limit: rule[keyword] for limit, rule, keyword in _limit_rules(json.loads(_load_file(name)))}

@@ -1,0 +1,18 @@
+"""Stores: the interface, the SQLite default, and choosing one from a URL."""
+
+from __future__ import annotations
+
+from .base import Event, Receipt, Store, digest, new_secret
+from .sqlite import SQLiteStore
+
+__all__ = ["Event", "Receipt", "Store", "SQLiteStore", "digest", "new_secret", "open_store"]
+
+DEFAULT_DB = "octeth_tracking.db"
+
+
+def open_store(url: str | None = None) -> Store:
+    """The store that ``url`` names: ``postgresql://...`` or a SQLite path (``sqlite:///path`` too)."""
+    url = url or DEFAULT_DB
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("PostgreSQL is not supported yet")
+    return SQLiteStore(url)

@@ -1,0 +1,367 @@
+"""The default store: one SQLite file, WAL mode, group commit.
+
+Threading strategy: reads use one connection per thread (WAL lets them run beside a
+writer); writes go through one writer thread per process that owns the write
+connection. Request threads hand it their events and wait; it writes everything
+waiting in one transaction, commits once (``synchronous=FULL``: the commit is on disk),
+and wakes them all. The fsync is shared by the whole batch, no 200 leaves before its
+commit, and a lock held by another process is waited out by the writer, never
+reported to a client as "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid as uuid_module
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlite_utils import Database
+
+from ..errors import StoreUnavailable
+from .base import Event, Receipt, digest, new_secret
+
+
+def _migration_1(db: Database) -> None:
+    db["users"].create({"id": int, "name": str, "created_at": float}, pk="id")
+    db["lists"].create({"id": int, "user_id": int, "name": str, "created_at": float}, pk="id")
+    db["api_keys"].create(
+        {"digest": str, "user_id": int, "created_at": float, "revoked_at": float}, pk="digest"
+    )
+    db["sessions"].create({"digest": str, "user_id": int, "expires_at": float}, pk="digest")
+    db["events"].create(
+        {
+            "id": int, "list_id": int, "uuid": str, "external_id": str, "event": str,
+            "email": str, "properties": str, "identify_sent": int, "created_at": float,
+        },
+        pk="id",
+    )
+    db["events"].create_index(["list_id", "uuid"], unique=True)
+    db["events"].create_index(["list_id", "external_id"])
+    db["events"].create_index(["list_id", "created_at"])
+    db["event_types"].create({"list_id": int, "event": str}, pk=("list_id", "event"))
+    db["event_properties"].create(
+        {"list_id": int, "event": str, "property": str}, pk=("list_id", "event", "property")
+    )
+    db["subscribers"].create({"id": int, "list_id": int, "email": str, "created_at": float}, pk="id")
+    db["subscribers"].create_index(["list_id", "email"], unique=True)
+    db["visitor_links"].create(
+        {"list_id": int, "external_id": str, "subscriber_id": int, "linked_at": float},
+        pk=("list_id", "external_id"),
+    )
+
+
+# Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+
+
+def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the file up to the newest schema version, one transaction per migration."""
+    db = Database(conn)
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            conn.execute("COMMIT")
+            return version
+        MIGRATIONS[version](db)
+        conn.execute(f"PRAGMA user_version = {version + 1}")
+        conn.execute("COMMIT")
+
+
+class _Job:
+    __slots__ = ("events", "receipts", "error", "done")
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        self.receipts: list[Receipt] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+_LINKED_EMAIL = (
+    "SELECT s.email FROM visitor_links l JOIN subscribers s ON s.id = l.subscriber_id"
+    " WHERE l.list_id = ? AND l.external_id = ?"
+)
+
+
+def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
+    """Write events inside the caller's transaction; returns receipts and registry pairs."""
+    receipts = []
+    pairs: set[tuple[int, str, str | None]] = set()
+    for event in events:
+        identify = event.event == "identify"
+        linked = None
+        if event.email:
+            row = conn.execute(_LINKED_EMAIL, (event.list_id, event.external_id)).fetchone()
+            linked = row[0] if row else None
+        sent = identify or (event.email is not None and linked != event.email)
+        properties = json.dumps(event.properties)
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
+            " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.list_id, event.uuid, event.external_id, event.event, event.email, properties, sent, now),
+        ).rowcount
+        if not inserted:
+            external_id, was_sent = conn.execute(
+                "SELECT external_id, identify_sent FROM events WHERE list_id = ? AND uuid = ?",
+                (event.list_id, event.uuid),
+            ).fetchone()
+            receipts.append(Receipt(event.uuid, external_id, bool(was_sent), duplicate=True))
+            continue
+        names = [event.event]
+        if sent and event.email:
+            conn.execute(
+                "INSERT OR IGNORE INTO subscribers (list_id, email, created_at) VALUES (?, ?, ?)",
+                (event.list_id, event.email, now),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO visitor_links (list_id, external_id, subscriber_id, linked_at)"
+                " SELECT ?, ?, id, ? FROM subscribers WHERE list_id = ? AND email = ?",
+                (event.list_id, event.external_id, now, event.list_id, event.email),
+            )
+            if not identify:
+                names.append("identify")
+                conn.execute(
+                    "INSERT INTO events (list_id, uuid, external_id, event, email, properties,"
+                    " identify_sent, created_at) VALUES (?, ?, ?, 'identify', ?, ?, 1, ?)",
+                    (event.list_id, str(uuid_module.uuid4()), event.external_id, event.email, properties, now),
+                )
+        for name in names:
+            pairs.add((event.list_id, name, None))
+            pairs.update((event.list_id, name, prop) for prop in event.properties)
+        receipts.append(Receipt(event.uuid, event.external_id, sent))
+    return receipts, pairs
+
+
+class SQLiteStore:
+    """Events and accounts in one SQLite file, created (and upgraded) on first use.
+
+    :param path: the database file; ``sqlite:///path`` is accepted too.
+    :param busy_timeout: seconds a write waits for another process's lock before the
+        request gets a 503 (nothing stored, safe to retry).
+    :param max_batch: most events in one group commit.
+    """
+
+    def __init__(self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000) -> None:
+        path = str(path)
+        self.path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
+        self.busy_timeout = busy_timeout
+        self.max_batch = max_batch
+        conn = _connect(self.path, busy_timeout)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self._local = threading.local()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_pid = 0
+        self._start_lock = threading.Lock()
+
+    # -- reads: a connection per thread (and per process, after a fork) --
+
+    def _reader(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.conn = _connect(self.path, self.busy_timeout)
+            local.pid = os.getpid()
+        conn: sqlite3.Connection = local.conn
+        return conn
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        row = self._reader().execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def properties(self, list_id: int) -> dict[str, list[str]]:
+        conn = self._reader()
+        result: dict[str, list[str]] = {
+            name: [] for (name,) in conn.execute("SELECT event FROM event_types WHERE list_id = ?", (list_id,))
+        }
+        for name, prop in conn.execute("SELECT event, property FROM event_properties WHERE list_id = ?", (list_id,)):
+            result.setdefault(name, []).append(prop)
+        return {name: sorted(result[name]) for name in sorted(result)}
+
+    def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
+        return bool(self._one(_LINKED_EMAIL, (list_id, external_id)) != email)
+
+    def subscriber_email(self, list_id: int, external_id: str) -> str | None:
+        return self._one(_LINKED_EMAIL, (list_id, external_id))  # type: ignore[no-any-return]
+
+    def count_events(self, list_id: int | None = None) -> int:
+        if list_id is None:
+            return int(self._one("SELECT count(*) FROM events", ()))
+        return int(self._one("SELECT count(*) FROM events WHERE list_id = ?", (list_id,)))
+
+    def user_for_api_key(self, api_key: str) -> int | None:
+        return self._one(  # type: ignore[no-any-return]
+            "SELECT user_id FROM api_keys WHERE digest = ? AND revoked_at IS NULL", (digest(api_key),)
+        )
+
+    def user_for_session(self, session_id: str) -> int | None:
+        return self._one(  # type: ignore[no-any-return]
+            "SELECT user_id FROM sessions WHERE digest = ? AND expires_at > ?", (digest(session_id), time.time())
+        )
+
+    def list_owner(self, list_id: int) -> int | None:
+        return self._one("SELECT user_id FROM lists WHERE id = ?", (list_id,))  # type: ignore[no-any-return]
+
+    def count_users(self) -> int:
+        return int(self._one("SELECT count(*) FROM users", ()))
+
+    # -- account writes: rare, one short transaction each --
+
+    def _insert(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._reader() as conn:  # a transaction on this thread's connection
+            cursor = conn.execute(sql, params)
+        return int(cursor.lastrowid or 0) if cursor.rowcount else 0
+
+    def create_user(self, name: str) -> int:
+        return self._insert("INSERT INTO users (name, created_at) VALUES (?, ?)", (name, time.time()))
+
+    def create_list(self, user_id: int, name: str) -> int:
+        if self._one("SELECT id FROM users WHERE id = ?", (user_id,)) is None:
+            raise LookupError(f"no user with id {user_id}")
+        return self._insert(
+            "INSERT INTO lists (user_id, name, created_at) VALUES (?, ?, ?)", (user_id, name, time.time())
+        )
+
+    def create_api_key(self, user_id: int) -> str:
+        if self._one("SELECT id FROM users WHERE id = ?", (user_id,)) is None:
+            raise LookupError(f"no user with id {user_id}")
+        key = new_secret()
+        self._insert(
+            "INSERT INTO api_keys (digest, user_id, created_at) VALUES (?, ?, ?)", (digest(key), user_id, time.time())
+        )
+        return key
+
+    def revoke_api_key(self, api_key: str) -> bool:
+        return bool(self._insert(
+            "UPDATE api_keys SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL",
+            (time.time(), digest(api_key)),
+        ))
+
+    def create_session(self, user_id: int, ttl: float) -> str:
+        if self._one("SELECT id FROM users WHERE id = ?", (user_id,)) is None:
+            raise LookupError(f"no user with id {user_id}")
+        session_id = new_secret()
+        self._insert(
+            "INSERT INTO sessions (digest, user_id, expires_at) VALUES (?, ?, ?)",
+            (digest(session_id), user_id, time.time() + ttl),
+        )
+        return session_id
+
+    # -- event writes: the group-commit writer --
+
+    def record(self, events: Sequence[Event]) -> list[Receipt]:
+        if not events:
+            return []
+        job = _Job(events)
+        self._ensure_writer()
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.receipts
+
+    def _ensure_writer(self) -> None:
+        if self._writer_pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
+                self._queue = queue.SimpleQueue()
+                self._writer = threading.Thread(target=self._write_forever, name="octeth-writer", daemon=True)
+                self._writer.start()
+                self._writer_pid = os.getpid()
+
+    def _write_forever(self) -> None:
+        conn = _connect(self.path, self.busy_timeout)
+        jobs_queue = self._queue
+        while True:
+            job = jobs_queue.get()
+            if job is None:
+                conn.close()
+                return
+            jobs, count = [job], len(job.events)
+            while count < self.max_batch:
+                try:
+                    job = jobs_queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    jobs_queue.put(None)  # stop after this batch
+                    break
+                jobs.append(job)
+                count += len(job.events)
+            self._commit(conn, jobs)
+
+    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self._commit_once(conn, jobs)
+                break
+            except sqlite3.OperationalError as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if time.monotonic() < deadline and ("locked" in str(error) or "busy" in str(error)):
+                    time.sleep(0.001)
+                    continue
+                for job in jobs:
+                    job.receipts, job.error = [], StoreUnavailable()
+                break
+            except BaseException as error:  # a bug must fail its requests, not the writer thread
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                for job in jobs:
+                    job.receipts, job.error = [], error
+                break
+        for job in jobs:
+            job.done.set()
+
+    def _commit_once(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        now = time.time()
+        pairs: set[tuple[int, str, str | None]] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        for job in jobs:
+            # A savepoint per job: one job's failure must not undo the others in the batch.
+            conn.execute("SAVEPOINT job")
+            try:
+                job.receipts, job_pairs = _write(conn, job.events, now)
+            except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError) as error:
+                conn.execute("ROLLBACK TO job")
+                job.error = error
+            else:
+                pairs |= job_pairs
+            conn.execute("RELEASE job")
+        conn.executemany(
+            "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
+            {(list_id, name) for list_id, name, prop in pairs if prop is None},
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO event_properties (list_id, event, property) VALUES (?, ?, ?)",
+            [pair for pair in pairs if pair[2] is not None],
+        )
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._writer is not None and self._writer_pid == os.getpid():
+            self._queue.put(None)
+            self._writer.join()
+            self._writer, self._writer_pid = None, 0
+        if getattr(self._local, "pid", None) == os.getpid():
+            self._local.conn.close()
+            del self._local.pid
