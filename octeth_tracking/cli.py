@@ -25,18 +25,22 @@ def _print(obj: Any) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="octeth-tracking", description=__doc__.split("\n\n")[0])
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", default=DEFAULT_DB, help=f"SQLite path or database URL (default ./{DEFAULT_DB})")
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
+    server.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
+    parser = argparse.ArgumentParser(
+        prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=[db, server],
+        epilog="Without a command: create a first user, key and list if the store has none, then serve.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help)
-        sub.add_argument("--db", default=DEFAULT_DB, help=f"SQLite path or database URL (default ./{DEFAULT_DB})")
-        return sub
+    def command(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[db, *parents])
 
-    serve = command("serve", "serve the API under /api/v1")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    serve.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
+    command("serve", "serve the API (under /api/v1 by default)", server)
     command("create-user", "create a user and an API key").add_argument("name")
     create_list = command("create-list", "create a list owned by a user")
     create_list.add_argument("--user-id", type=int, required=True)
@@ -69,12 +73,15 @@ def quickstart(store: Store, host: str, port: int, prefix: str) -> None:
           flush=True)
 
 
-def serve(db: str, host: str, port: int, prefix: str) -> int:
+def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False) -> int:
     from werkzeug.serving import make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
-    server = make_server(host, port, create_app(db, prefix), threaded=True)
+    store = open_store(db)
+    server = make_server(host, port, create_app(store=store, prefix=prefix), threaded=True)
+    if first_run:
+        quickstart(store, host, server.server_port, prefix)
     print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
           " (werkzeug's server; press Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
@@ -87,13 +94,7 @@ def serve(db: str, host: str, port: int, prefix: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in (None, "serve"):
-        db = getattr(args, "db", DEFAULT_DB)
-        host, port, prefix = getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000), getattr(args, "prefix", "/api/v1")
-        if args.command is None:
-            store = open_store(db)
-            quickstart(store, host, port, prefix)
-            store.close()
-        return serve(db, host, port, prefix)
+        return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None)
     store = open_store(args.db)
     try:
         if args.command == "create-user":

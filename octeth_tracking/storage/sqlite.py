@@ -224,10 +224,12 @@ class SQLiteStore:
 
     # -- account writes: rare, one short transaction each --
 
-    def _insert(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         with self._reader() as conn:  # a transaction on this thread's connection
-            cursor = conn.execute(sql, params)
-        return int(cursor.lastrowid or 0) if cursor.rowcount else 0
+            return conn.execute(sql, params)
+
+    def _insert(self, sql: str, params: tuple[Any, ...]) -> int:
+        return int(self._execute(sql, params).lastrowid or 0)
 
     def create_user(self, name: str) -> int:
         return self._insert("INSERT INTO users (name, created_at) VALUES (?, ?)", (name, time.time()))
@@ -249,10 +251,10 @@ class SQLiteStore:
         return key
 
     def revoke_api_key(self, api_key: str) -> bool:
-        return bool(self._insert(
+        return bool(self._execute(
             "UPDATE api_keys SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL",
             (time.time(), digest(api_key)),
-        ))
+        ).rowcount)
 
     def create_session(self, user_id: int, ttl: float) -> str:
         if self._one("SELECT id FROM users WHERE id = ?", (user_id,)) is None:

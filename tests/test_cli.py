@@ -1,0 +1,111 @@
+"""The command line, and the real server it starts, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from octeth_tracking.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out = capsys.readouterr().out
+    return status, out
+
+
+def test_create_commands_print_one_json_object_each(capsys, tmp_path):
+    db = str(tmp_path / "cli.db")
+    status, out = run(capsys, "create-user", "ann", "--db", db)
+    created = json.loads(out)
+    assert status == 0 and created.keys() == {"user_id", "api_key"}
+    user = str(created["user_id"])
+    status, out = run(capsys, "create-list", "--user-id", user, "Newsletter", "--db", db)
+    assert status == 0 and json.loads(out) == {"list_id": 1}
+    status, out = run(capsys, "create-api-key", "--user-id", user, "--db", db)
+    assert status == 0 and json.loads(out).keys() == {"api_key"}
+    status, out = run(capsys, "create-session", "--user-id", user, "--ttl", "60", "--db", db)
+    assert status == 0 and json.loads(out).keys() == {"session_id"}
+    status, out = run(capsys, "properties", "--list-id", "1", "--db", db)
+    assert status == 0 and json.loads(out) == {"ListID": "1", "Properties": {}}
+    status, out = run(capsys, "revoke-api-key", created["api_key"], "--db", db)
+    assert status == 0 and json.loads(out) == {"revoked": True}
+
+
+def test_errors_go_to_stderr_with_nonzero_status(capsys, tmp_path):
+    db = str(tmp_path / "cli.db")
+    assert main(["create-list", "--user-id", "7", "x", "--db", db]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no user with id 7" in captured.err
+    assert main(["properties", "--list-id", "7", "--db", db]) == 1
+    assert json.loads(capsys.readouterr().out)["Errors"][0]["Code"] == 3
+
+
+class Server:
+    """``python -m octeth_tracking [ARGS]`` in a subprocess, on a free loopback port."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "octeth_tracking", *args],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for line in self.process.stderr:  # type: ignore[union-attr]
+            match = re.search(r"on (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+        else:
+            raise RuntimeError("the server did not start: " + self.process.stdout.read())  # type: ignore[union-attr]
+
+    def post(self, path: str, body: bytes, method: str = "POST") -> tuple[int, dict]:
+        request = urllib.request.Request(self.url + path, data=body, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def stop(self) -> str:
+        self.process.terminate()
+        _, err = self.process.communicate(timeout=10)
+        return err
+
+
+def test_no_arguments_creates_an_account_and_prints_a_curl_that_works(tmp_path):
+    server = Server(tmp_path, "--port", "0")
+    try:
+        printed = [server.process.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
+        curl = printed[2].strip()
+        assert curl.startswith("curl ") and server.url + "/event" in curl
+        done = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30)
+        answer = json.loads(done.stdout)
+        assert answer["status"] == "success" and answer["external_id"] == "visitor-1"
+        body = json.loads(shlex.split(curl)[-1])
+        status, answer = server.post("/website_events.properties", json.dumps(
+            {"APIKey": body["APIKey"], "ListID": body["ListID"]}).encode())
+        assert (status, answer["Properties"]) == (200, {"pageView": ["url"]})
+    finally:
+        log = server.stop()
+    # One line per request, and never the key.
+    assert log.count("POST /api/v1/event 200") == 1
+    assert body["APIKey"] not in log
+    assert (tmp_path / "octeth_tracking.db").exists()
+
+
+def test_real_server_answers_errors_as_json(tmp_path):
+    server = Server(tmp_path, "serve", "--port", "0", "--prefix", "/elsewhere")
+    try:
+        assert server.post("/event", b"{}")[0] == 401
+        assert server.post("/event", b"nope") == (400, {"Errors": [{"Code": 20, "Message": "Request body is not valid JSON."}]})
+        assert server.post("/event", b"", method="GET")[0] == 405
+        assert server.post("/nothing", b"{}")[0] == 404
+        assert server.post("/event", b"{" + b" " * 70_000 + b"}")[0] == 413
+    finally:
+        server.stop()

@@ -1,0 +1,40 @@
+"""The README says what the code does: its code table and commands match the project."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from octeth_tracking import errors
+from octeth_tracking.config import settings_names
+from octeth_tracking.schemas import BodySchema
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def readme_codes() -> dict[int, tuple[int, str]]:
+    table = README.split("### Every code the API returns", 1)[1].split("\n\n", 2)[1]
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| ([^|]+) \|", table, re.M)
+    return {int(code): (int(status), message.strip()) for status, code, message in rows}
+
+
+def test_code_table_lists_every_code_the_api_can_return():
+    expected = {}
+    for name in ("event", "website_events.properties"):
+        schema = BodySchema(name)
+        expected.update({code: (422, message) for code, message in schema.messages.items()})
+    for error in vars(errors).values():
+        if isinstance(error, type) and issubclass(error, errors.APIError) and error.code:
+            expected[error.code] = (error.status, error.message)
+    assert readme_codes() == expected
+
+
+def test_configuration_table_lists_every_setting():
+    for name in settings_names():
+        assert f"| `{name}` | `OCTETH_TRACKING_{name.upper()}` |" in README
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"Install and run the tests:\n\n```sh\n(.+)\n```", README).group(1)
+    assert command in (ROOT / ".ci" / "run").read_text()

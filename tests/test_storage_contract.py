@@ -1,0 +1,142 @@
+"""The storage contract: every Store implementation passes these, unchanged (see STORE_BACKENDS)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from octeth_tracking import Event
+
+
+def new_event(list_id, event="pageView", external_id="v1", email=None, properties=None, the_uuid=None):
+    return Event(list_id=list_id, uuid=the_uuid or str(uuid.uuid4()), external_id=external_id,
+                 event=event, email=email, properties=properties or {})
+
+
+@pytest.fixture
+def list_id(any_store):
+    user = any_store.create_user("u")
+    return any_store.create_list(user, "l")
+
+
+def test_record_returns_a_receipt_per_event_in_order(any_store, list_id):
+    events = [new_event(list_id, external_id=f"v{i}") for i in range(5)]
+    receipts = any_store.record(events)
+    assert [(r.uuid, r.external_id, r.duplicate) for r in receipts] == [(e.uuid, e.external_id, False) for e in events]
+    assert any_store.count_events(list_id) == 5
+    assert any_store.count_events() == 5
+
+
+def test_duplicate_uuid_is_stored_once_even_within_one_batch(any_store, list_id):
+    event = new_event(list_id, email="a@example.com")
+    first, second = any_store.record([event, event])
+    third, = any_store.record([event])
+    assert (first.duplicate, second.duplicate, third.duplicate) == (False, True, True)
+    assert first.identify_event_sent and second.identify_event_sent and third.identify_event_sent
+    assert any_store.count_events(list_id) == 2  # the event and its identify event
+
+
+def test_same_uuid_in_two_lists_is_two_events(any_store, list_id):
+    other = any_store.create_list(any_store.create_user("w"), "m")
+    the_uuid = str(uuid.uuid4())
+    receipts = any_store.record([new_event(list_id, the_uuid=the_uuid), new_event(other, the_uuid=the_uuid)])
+    assert [r.duplicate for r in receipts] == [False, False]
+    assert any_store.count_events(list_id) == any_store.count_events(other) == 1
+
+
+def test_registry_collects_names_per_event_and_list(any_store, list_id):
+    other = any_store.create_list(any_store.create_user("w"), "m")
+    any_store.record([
+        new_event(list_id, "pageView", properties={"url": 1, "$b": 2}),
+        new_event(list_id, "pageView", properties={"url": 3, "Z": 4}),
+        new_event(list_id, "signup"),
+        new_event(other, "pageView", properties={"elsewhere": 1}),
+    ])
+    assert any_store.properties(list_id) == {"pageView": ["$b", "Z", "url"], "signup": []}
+    assert any_store.properties(other) == {"pageView": ["elsewhere"]}
+    assert any_store.properties(424242) == {}
+
+
+def test_identify_links_and_moves(any_store, list_id):
+    assert any_store.would_identify(list_id, "v1", "a@example.com")
+    r, = any_store.record([new_event(list_id, "identify", email="a@example.com")])
+    assert r.identify_event_sent
+    assert any_store.subscriber_email(list_id, "v1") == "a@example.com"
+    assert not any_store.would_identify(list_id, "v1", "a@example.com")
+    r, = any_store.record([new_event(list_id, "click", email="a@example.com")])
+    assert not r.identify_event_sent
+    r, = any_store.record([new_event(list_id, "click", email="b@example.com", properties={"k": 1})])
+    assert r.identify_event_sent
+    assert any_store.subscriber_email(list_id, "v1") == "b@example.com"
+    assert any_store.properties(list_id) == {"click": ["k"], "identify": ["k"]}
+    assert any_store.count_events(list_id) == 4  # identify, click, click, identify
+    assert any_store.subscriber_email(list_id, "never-seen") is None
+
+
+def test_identify_in_one_batch_sees_the_earlier_link(any_store, list_id):
+    receipts = any_store.record([new_event(list_id, email="a@example.com"), new_event(list_id, email="a@example.com")])
+    assert [r.identify_event_sent for r in receipts] == [True, False]
+
+
+def test_properties_and_values_round_trip(any_store, list_id):
+    names = ['"); DROP TABLE events;--', "$__proto__", "\u0000", "n" * 10_000, "ключ", "💥", "a'b"]
+    any_store.record([new_event(list_id, "e'); --", properties={n: {"nested": [n, None, 1.5]} for n in names})])
+    assert any_store.properties(list_id) == {"e'); --": sorted(names)}
+
+
+def test_concurrent_writers_lose_nothing(any_store, list_id):
+    uuids = [[str(uuid.uuid4()) for _ in range(25)] for _ in range(8)]
+
+    def send(batch):
+        for the_uuid in batch:
+            any_store.record([new_event(list_id, the_uuid=the_uuid)])
+            any_store.record([new_event(list_id, the_uuid=uuids[0][0])])  # and a racing duplicate
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in uuids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert any_store.count_events(list_id) == 8 * 25
+
+
+class TestAccounts:
+    def test_users_lists_keys(self, any_store):
+        assert any_store.count_users() == 0
+        user = any_store.create_user("ann")
+        key = any_store.create_api_key(user)
+        second_key = any_store.create_api_key(user)
+        assert key != second_key and len(key) >= 32
+        assert any_store.user_for_api_key(key) == any_store.user_for_api_key(second_key) == user
+        assert any_store.user_for_api_key("nope") is None
+        list_id = any_store.create_list(user, "l")
+        assert any_store.list_owner(list_id) == user
+        assert any_store.list_owner(list_id + 1000) is None
+        assert any_store.count_users() == 1
+
+    def test_revoke(self, any_store):
+        user = any_store.create_user("ann")
+        key, other = any_store.create_api_key(user), any_store.create_api_key(user)
+        assert any_store.revoke_api_key(key) is True
+        assert any_store.user_for_api_key(key) is None
+        assert any_store.user_for_api_key(other) == user
+        assert any_store.revoke_api_key(key) is False
+        assert any_store.revoke_api_key("never-issued") is False
+
+    def test_sessions_expire(self, any_store):
+        user = any_store.create_user("ann")
+        live, dead = any_store.create_session(user, ttl=3600), any_store.create_session(user, ttl=-1)
+        assert any_store.user_for_session(live) == user
+        assert any_store.user_for_session(dead) is None
+        assert any_store.user_for_session("nope") is None
+
+    @pytest.mark.parametrize("create", [
+        pytest.param(lambda s: s.create_list(999, "x"), id="list"),
+        pytest.param(lambda s: s.create_api_key(999), id="api-key"),
+        pytest.param(lambda s: s.create_session(999, 60), id="session"),
+    ])
+    def test_unknown_user_is_refused(self, any_store, create):
+        with pytest.raises(LookupError):
+            create(any_store)
