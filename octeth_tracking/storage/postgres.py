@@ -239,6 +239,7 @@ class PostgresStore:
         self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0, retries: int = 5
     ) -> None:
         self.url = url
+        self.timeout = timeout
         self.retries = retries
         # autocommit: a read is one statement, no BEGIN/COMMIT round trips; writes open
         # their own transaction. prepare_threshold=None: works behind a transaction-mode pooler.
@@ -256,9 +257,9 @@ class PostgresStore:
     def _connection(self, timeout: float | None = None) -> Any:
         return self.pool.connection(timeout=timeout)
 
-    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    def _one(self, sql: str, params: tuple[Any, ...] = (), timeout: float | None = None) -> Any:
         try:
-            with self._connection() as conn:
+            with self._connection(timeout) as conn:
                 cursor = conn.execute(sql, params)
                 row = cursor.fetchone() if cursor.description else None  # None: no RETURNING
         except (PoolTimeout, psycopg.OperationalError) as error:
@@ -267,7 +268,7 @@ class PostgresStore:
 
     def ping(self) -> bool:
         try:
-            return bool(self._one("SELECT 1") == 1)
+            return bool(self._one("SELECT 1", timeout=min(self.timeout, 2.0)) == 1)
         except StoreUnavailable:
             return False
 
