@@ -96,8 +96,16 @@ def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False, r
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in (None, "serve"):
-        return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None, redis=args.redis)
-    store = open_store(args.db)
+        try:
+            return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None, redis=args.redis)
+        except ConnectionError as error:  # the database is not there: one line, not a traceback
+            print(f"octeth-tracking: {error}", file=sys.stderr)
+            return 1
+    try:
+        store = open_store(args.db)
+    except ConnectionError as error:
+        print(f"octeth-tracking: {error}", file=sys.stderr)
+        return 1
     try:
         if args.command == "create-user":
             user_id = store.create_user(args.name)

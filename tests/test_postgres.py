@@ -161,7 +161,15 @@ class Proxy:
                 pass
 
     def cut(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # stops listening and wakes accept() (close alone does not)
+        except OSError:
+            pass
         self.listener.close()
+        self.drop()
+
+    def drop(self) -> None:
+        """Break every open connection (as a database restart does); new ones still get through."""
         for sock in self.sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -170,7 +178,9 @@ class Proxy:
             sock.close()
 
 
-def test_database_gone_gives_503_and_health_says_so(url):
+@pytest.fixture
+def proxied(url):
+    """A store that reaches PostgreSQL through a :class:`Proxy`, and the proxy."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     from octeth_tracking.storage.postgres import PostgresStore
@@ -178,21 +188,36 @@ def test_database_gone_gives_503_and_health_says_so(url):
     params = conninfo_to_dict(url)
     proxy = Proxy(str(params.get("host", "127.0.0.1")), int(params.get("port", 5432)))
     store = PostgresStore(make_conninfo(url, host="127.0.0.1", port=proxy.port), max_size=2, timeout=1)
-    try:
-        account = make_account(store)
-        api = API(create_app(store=store))
-        body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
-        assert api.event(body).status_code == 200
-        assert api.client.get("/api/v1/health").get_json() == {"status": "ok", "store": "ok", "rate_limiter": "memory"}
-        proxy.cut()
-        health = api.client.get("/api/v1/health")
-        assert (health.status_code, health.get_json()["store"]) == (503, "unavailable")
-        failed = API(create_app(store=store, authenticator=AllowAll()))
-        response = failed.event(body)
-        assert (response.status_code, codes(response)) == (503, [26])
-    finally:
-        proxy.cut()
-        store.close()
+    yield store, proxy
+    proxy.cut()
+    store.close()
+
+
+def test_connections_broken_under_the_pool_cost_no_request(proxied, caplog):
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    assert api.event(body).status_code == 200
+    proxy.drop()
+    assert api.event(body).status_code == 200  # tried again on a fresh connection
+    assert store.count_events(account.list_id) == 2
+    assert "connection lost" in caplog.text
+
+
+def test_database_gone_gives_503_and_health_says_so(proxied):
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    assert api.event(body).status_code == 200
+    assert api.client.get("/api/v1/health").get_json() == {"status": "ok", "store": "ok", "rate_limiter": "memory"}
+    proxy.cut()
+    health = api.client.get("/api/v1/health")
+    assert (health.status_code, health.get_json()["store"]) == (503, "unavailable")
+    failed = API(create_app(store=store, authenticator=AllowAll()))
+    response = failed.event(body)
+    assert (response.status_code, codes(response)) == (503, [26])
 
 
 class AllowAll:

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 import uuid as uuid_module
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -38,6 +38,7 @@ from ..errors import StoreUnavailable
 from .base import Event, Receipt, digest, new_secret
 
 log = logging.getLogger("octeth_tracking")
+T = TypeVar("T")
 
 # Numbered migrations: a database at version N has run MIGRATIONS[:N]. Append, never edit.
 MIGRATIONS: list[str] = [
@@ -233,6 +234,11 @@ class PostgresStore:
     :param timeout: seconds a request waits for a connection before it gets a 503
         (nothing stored, safe to retry) (default 10).
     :param retries: times a transaction aborted by a deadlock is tried again (default 5).
+
+    A connection found broken (the server restarted, a proxy dropped it) makes the pool
+    check its idle connections, and the read or ``record`` is tried once more: ``record``
+    may be, because a uuid is stored once (a retry after a commit whose answer was lost
+    gets the original's receipt). Account writes are not retried.
     """
 
     def __init__(
@@ -251,38 +257,54 @@ class PostgresStore:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
                 migrate(conn)
         except psycopg.OperationalError as error:
-            raise StoreUnavailable() from error
+            raise ConnectionError(f"cannot use PostgreSQL: {error}") from error
         self.pool.open(wait=False)
 
-    def _connection(self, timeout: float | None = None) -> Any:
-        return self.pool.connection(timeout=timeout)
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, idempotent: bool = True,
+             timeout: float | None = None) -> T:
+        """``work(connection)`` with the retries above; any other failure to reach the server is a 503."""
+        deadlocks, reconnected = 0, not idempotent
+        while True:
+            try:
+                with self.pool.connection(timeout=timeout) as conn:
+                    return work(conn)
+            except _RETRYABLE:
+                if deadlocks == self.retries:
+                    raise StoreUnavailable() from None
+                time.sleep(0.001 * 2**deadlocks)
+                deadlocks += 1
+            except PoolTimeout as error:
+                raise StoreUnavailable() from error
+            except psycopg.OperationalError as error:
+                if reconnected:
+                    raise StoreUnavailable() from error
+                log.warning("PostgreSQL connection lost (%s); checking the pool and trying again", error)
+                self.pool.check()
+                reconnected = True
 
-    def _one(self, sql: str, params: tuple[Any, ...] = (), timeout: float | None = None) -> Any:
-        try:
-            with self._connection(timeout) as conn:
-                cursor = conn.execute(sql, params)
-                row = cursor.fetchone() if cursor.description else None  # None: no RETURNING
-        except (PoolTimeout, psycopg.OperationalError) as error:
-            raise StoreUnavailable() from error
-        return row[0] if row else None
+    def _one(self, sql: str, params: tuple[Any, ...] = (), *, idempotent: bool = True,
+             timeout: float | None = None) -> Any:
+        def one(conn: psycopg.Connection[Any]) -> Any:
+            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            row = cursor.fetchone() if cursor.description else None  # None: no RETURNING
+            return row[0] if row else None
+        return self._run(one, idempotent=idempotent, timeout=timeout)
 
     def ping(self) -> bool:
         try:
-            return bool(self._one("SELECT 1", timeout=min(self.timeout, 2.0)) == 1)
+            return bool(self._one("SELECT 1", idempotent=False, timeout=min(self.timeout, 2.0)) == 1)
         except StoreUnavailable:
             return False
 
     # -- reads --
 
     def properties(self, list_id: int) -> dict[str, list[str]]:
-        try:
-            with self._connection() as conn:
-                names = conn.execute("SELECT event FROM event_types WHERE list_id = %s", (list_id,)).fetchall()
-                pairs = conn.execute(
-                    "SELECT event, property FROM event_properties WHERE list_id = %s", (list_id,)
-                ).fetchall()
-        except (PoolTimeout, psycopg.OperationalError) as error:
-            raise StoreUnavailable() from error
+        def read(conn: psycopg.Connection[Any]) -> tuple[list[Any], list[Any]]:
+            return (
+                conn.execute("SELECT event FROM event_types WHERE list_id = %s", (list_id,)).fetchall(),
+                conn.execute("SELECT event, property FROM event_properties WHERE list_id = %s", (list_id,)).fetchall(),
+            )
+        names, pairs = self._run(read)
         result: dict[str, list[str]] = {_from_db(name): [] for (name,) in names}
         for name, prop in pairs:
             result.setdefault(_from_db(name), []).append(_from_db(prop))
@@ -319,12 +341,12 @@ class PostgresStore:
 
     def _insert(self, sql: str, params: tuple[Any, ...], user_id: int) -> Any:
         try:
-            return self._one(sql, params)
+            return self._one(sql, params, idempotent=False)
         except pg_errors.ForeignKeyViolation:
             raise LookupError(f"no user with id {user_id}") from None
 
     def create_user(self, name: str) -> int:
-        return int(self._one("INSERT INTO users (name) VALUES (%s) RETURNING id", (name,)))
+        return int(self._one("INSERT INTO users (name) VALUES (%s) RETURNING id", (name,), idempotent=False))
 
     def create_list(self, user_id: int, name: str) -> int:
         return int(self._insert(
@@ -339,7 +361,7 @@ class PostgresStore:
     def revoke_api_key(self, api_key: str) -> bool:
         return self._one(
             "UPDATE api_keys SET revoked_at = now() WHERE digest = %s AND revoked_at IS NULL RETURNING 1",
-            (digest(api_key),),
+            (digest(api_key),), idempotent=False,
         ) is not None
 
     def create_session(self, user_id: int, ttl: float) -> str:
@@ -355,20 +377,14 @@ class PostgresStore:
     def record(self, events: Sequence[Event]) -> list[Receipt]:
         if not events:
             return []
-        for attempt in range(self.retries + 1):
-            try:
-                with self._connection() as conn:
-                    with conn.transaction():
-                        receipts, pairs = _write(conn, events)
-                        _register(conn, pairs)
-                return receipts  # committed
-            except _RETRYABLE:
-                if attempt == self.retries:
-                    raise StoreUnavailable() from None
-                time.sleep(0.001 * 2**attempt)
-            except (PoolTimeout, psycopg.OperationalError) as error:
-                raise StoreUnavailable() from error
-        raise AssertionError("unreachable")
+
+        def write(conn: psycopg.Connection[Any]) -> list[Receipt]:
+            with conn.transaction():
+                receipts, pairs = _write(conn, events)
+                _register(conn, pairs)
+            return receipts  # committed
+
+        return self._run(write)
 
     def close(self) -> None:
         self.pool.close()
