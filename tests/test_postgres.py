@@ -228,3 +228,12 @@ class AllowAll:
 
     def can_use_list(self, user_id, list_id):
         return True
+
+
+def test_registry_is_shared_by_hosts(hosts):
+    # Each host remembers what it has registered; what another host adds must still show.
+    list_id = hosts[0].create_list(hosts[0].create_user("u"), "l")
+    hosts[0].record([new_event(list_id, properties={"url": 1})])
+    hosts[1].record([new_event(list_id, properties={"url": 1, "ref": 2})])
+    hosts[0].record([new_event(list_id, properties={"url": 1})])
+    assert hosts[0].properties(list_id) == hosts[2].properties(list_id) == {"pageView": ["ref", "url"]}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid as uuid_module
 from typing import Any, Callable, Sequence, TypeVar
@@ -205,6 +206,8 @@ def _write(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list
 
 def _register(conn: psycopg.Connection[Any], pairs: set[tuple[int, str, str | None]]) -> None:
     """Add (event, property) pairs to the registry, in one statement per table, in key order."""
+    if not pairs:
+        return
     types = sorted({(list_id, _to_db(name)) for list_id, name, prop in pairs if prop is None})
     props = sorted((list_id, _to_db(name), _to_db(prop)) for list_id, name, prop in pairs if prop is not None)
     if types:
@@ -246,6 +249,10 @@ class PostgresStore:
     ) -> None:
         self.url = url
         self.timeout = timeout
+        # Registry pairs this process has seen committed: rows are never deleted, so a
+        # known pair needs no statement (most events carry only known names).
+        self._registered: set[tuple[int, str, str | None]] = set()
+        self._registered_lock = threading.Lock()
         self.retries = retries
         # autocommit: a read is one statement, no BEGIN/COMMIT round trips; writes open
         # their own transaction. prepare_threshold=None: works behind a transaction-mode pooler.
@@ -378,13 +385,21 @@ class PostgresStore:
         if not events:
             return []
 
-        def write(conn: psycopg.Connection[Any]) -> list[Receipt]:
+        def write(conn: psycopg.Connection[Any]) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
             with conn.transaction():
                 receipts, pairs = _write(conn, events)
-                _register(conn, pairs)
-            return receipts  # committed
+                with self._registered_lock:
+                    new = pairs - self._registered
+                _register(conn, new)
+            return receipts, new  # committed
 
-        return self._run(write)
+        receipts, new = self._run(write)
+        if new:
+            with self._registered_lock:
+                if len(self._registered) > 100_000:  # bounded memory; forgetting costs a statement
+                    self._registered.clear()
+                self._registered |= new
+        return receipts
 
     def close(self) -> None:
         self.pool.close()
