@@ -39,6 +39,7 @@ access_log = logging.getLogger("octeth_tracking.access")
 ROUTES = {
     "/event": ("event", ("POST",)),
     "/website_events.properties": ("properties", ("GET", "HEAD", "POST")),
+    "/health": ("health", ("GET", "HEAD")),
 }
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -140,6 +141,8 @@ class TrackingApp:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in methods:
             raise MethodNotAllowed(methods)
+        if endpoint == "health":
+            return self.health()
         if method == "POST":
             body = self.read_json(environ)
         else:
@@ -155,6 +158,17 @@ class TrackingApp:
         if endpoint == "event":
             return self.track_event(user, params)
         return self.list_properties(user, params)
+
+    def health(self) -> Response:
+        """For load balancers: 200 if the store answers, else 503; the rate limiter's state too."""
+        store_ok = self.store.ping()
+        limiter_status = getattr(self.rate_limiter, "status", None)
+        body = {
+            "status": "ok" if store_ok else "unavailable",
+            "store": "ok" if store_ok else "unavailable",
+            "rate_limiter": limiter_status() if limiter_status else "unknown",
+        }
+        return Response(json.dumps(body), status=200 if store_ok else 503, mimetype="application/json")
 
     def read_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
         """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
     server.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
+    server.add_argument("--redis", metavar="URL", help="count rate limits in this Redis, shared by every "
+                        "process (default: OCTETH_TRACKING_REDIS, else in this process's memory)")
     parser = argparse.ArgumentParser(
         prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=[db, server],
         epilog="Without a command: create a first user, key and list if the store has none, then serve.",
@@ -73,13 +75,13 @@ def quickstart(store: Store, host: str, port: int, prefix: str) -> None:
           flush=True)
 
 
-def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False) -> int:
+def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False, redis: str | None = None) -> int:
     from werkzeug.serving import make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
     store = open_store(db)
-    server = make_server(host, port, create_app(store=store, prefix=prefix), threaded=True)
+    server = make_server(host, port, create_app(store=store, prefix=prefix, redis=redis), threaded=True)
     if first_run:
         quickstart(store, host, server.server_port, prefix)
     print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
@@ -94,8 +96,16 @@ def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False) -
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in (None, "serve"):
-        return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None)
-    store = open_store(args.db)
+        try:
+            return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None, redis=args.redis)
+        except ConnectionError as error:  # the database is not there: one line, not a traceback
+            print(f"octeth-tracking: {error}", file=sys.stderr)
+            return 1
+    try:
+        store = open_store(args.db)
+    except ConnectionError as error:
+        print(f"octeth-tracking: {error}", file=sys.stderr)
+        return 1
     try:
         if args.command == "create-user":
             user_id = store.create_user(args.name)

@@ -51,13 +51,32 @@ def mount(app: Any, prefix: str) -> Any:
     return DispatcherMiddleware(NotFound(), {prefix: app}) if prefix else app
 
 
-def create_app(db: str | None = None, prefix: str | None = None, **options: Any) -> Any:
+def redis_limiter(url: str, prefix: str | None = None) -> Any:
+    """A :class:`~octeth_tracking.ratelimit_redis.RedisRateLimiter` on ``url`` (needs the redis extra)."""
+    try:  # imported here: only a site with several processes needs redis-py
+        from .ratelimit_redis import RedisRateLimiter
+    except ImportError as error:
+        raise ImportError(f"--redis needs redis-py: pip install 'octeth-tracking[redis]' ({error})") from error
+    return RedisRateLimiter(url, prefix=prefix) if prefix else RedisRateLimiter(url)
+
+
+def create_app(
+    db: str | None = None,
+    prefix: str | None = None,
+    redis: str | None = None,
+    redis_prefix: str | None = None,
+    **options: Any,
+) -> Any:
     """A ready WSGI app: the store that ``db`` names, a :class:`TrackingApp`, mounted at ``prefix``.
 
     :param db: a SQLite path or ``sqlite:///path``, or a ``postgresql://`` URL;
         default ``OCTETH_TRACKING_DB``, then ``./octeth_tracking.db``.
     :param prefix: where the API answers; default ``OCTETH_TRACKING_PREFIX``, then
         ``/api/v1``; ``""`` gives the bare app.
+    :param redis: a ``redis://`` URL: rate limits counted in Redis, shared by every
+        process that uses it; default ``OCTETH_TRACKING_REDIS``; none: in process memory.
+    :param redis_prefix: put before the limiter's Redis keys; default
+        ``OCTETH_TRACKING_REDIS_PREFIX``, then ``octeth:rl:``.
     :param options: ``TrackingApp`` arguments; each missing one comes from its
         ``OCTETH_TRACKING_*`` variable when that is set.
 
@@ -67,5 +86,8 @@ def create_app(db: str | None = None, prefix: str | None = None, **options: Any)
     db = db or os.environ.get(PREFIX + "DB") or DEFAULT_DB
     if prefix is None:
         prefix = os.environ.get(PREFIX + "PREFIX", "/api/v1")
+    redis = redis or os.environ.get(PREFIX + "REDIS")
+    if redis and not options.get("rate_limiter"):
+        options["rate_limiter"] = redis_limiter(redis, redis_prefix or os.environ.get(PREFIX + "REDIS_PREFIX"))
     store = options.pop("store", None) or open_store(db)
     return mount(TrackingApp(store=store, **options), prefix)

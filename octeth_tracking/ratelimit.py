@@ -42,3 +42,7 @@ class MemoryRateLimiter:
             if len(self._windows) > 100_000:  # keep memory bounded: drop windows that ended
                 self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window}
             return None
+
+    def status(self) -> str:
+        """What ``GET /health`` reports: counts are this process's own."""
+        return "memory"

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.test import Client, TestResponse
 
 from octeth_tracking import SQLiteStore, Store, TrackingApp, create_app
+from services import pg_schema, pytest_terminal_summary  # noqa: F401 (a hook: it prints skipped services)
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "reference_examples.json").read_text())
@@ -22,8 +23,17 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+def postgres_store(tmp_path: Path) -> Iterator[Store]:
+    from octeth_tracking.storage.postgres import PostgresStore
+
+    for url in pg_schema():  # a fresh schema per test; skips loudly without a server
+        store = PostgresStore(url, max_size=4)
+        yield store
+        store.close()
+
+
 # Every store the contract suite runs against; a new backend adds itself here.
-STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite")]
+STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite"), pytest.param(postgres_store, id="postgresql")]
 
 
 @pytest.fixture(params=STORE_BACKENDS)

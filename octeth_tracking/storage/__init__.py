@@ -14,5 +14,11 @@ def open_store(url: str | None = None) -> Store:
     """The store that ``url`` names: ``postgresql://...`` or a SQLite path (``sqlite:///path`` too)."""
     url = url or DEFAULT_DB
     if url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("PostgreSQL is not supported yet")
+        try:  # imported here: only a PostgreSQL site needs psycopg
+            from .postgres import PostgresStore
+        except ImportError as error:
+            raise ImportError(
+                f"{url.split(':')[0]}:// needs psycopg: pip install 'octeth-tracking[postgres]' ({error})"
+            ) from error
+        return PostgresStore(url)
     return SQLiteStore(url)

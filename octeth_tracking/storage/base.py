@@ -77,6 +77,10 @@ class Store(Protocol):
     def create_session(self, user_id: int, ttl: float) -> str: ...
     def close(self) -> None: ...
 
+    def ping(self) -> bool:
+        """Whether the store answers now (the health endpoint asks); never raises."""
+        ...
+
 
 def new_secret() -> str:
     """A fresh API key or session id: 256 random bits, URL-safe."""

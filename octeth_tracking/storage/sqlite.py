@@ -186,6 +186,12 @@ class SQLiteStore:
         row = self._reader().execute(sql, params).fetchone()
         return row[0] if row else None
 
+    def ping(self) -> bool:
+        try:
+            return bool(self._one("SELECT count(*) FROM sqlite_master", ()))
+        except sqlite3.Error:
+            return False
+
     def properties(self, list_id: int) -> dict[str, list[str]]:
         conn = self._reader()
         result: dict[str, list[str]] = {

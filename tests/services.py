@@ -1,0 +1,93 @@
+"""The real PostgreSQL and Redis the scaling-out tests run against, or a loud skip.
+
+Point the tests at other servers with ``OCTETH_TRACKING_TEST_PG`` and
+``OCTETH_TRACKING_TEST_REDIS``. Each test gets its own PostgreSQL schema (dropped after)
+and its own Redis key prefix, so parallel runs on one server never meet.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from typing import Iterator
+from urllib.parse import quote
+
+import pytest
+
+PG_URL = os.environ.get("OCTETH_TRACKING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("OCTETH_TRACKING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SKIPPED: dict[str, str] = {}  # service -> why its tests were skipped; printed in the summary
+
+
+@functools.cache
+def pg_unreachable() -> str | None:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except Exception as error:  # ImportError too: the postgres extra is not installed
+        return (f"PostgreSQL tests SKIPPED: cannot connect to {PG_URL} ({error}). Start a server or point "
+                "OCTETH_TRACKING_TEST_PG at one, e.g. postgresql://postgres@127.0.0.1:5432/test")
+    return None
+
+
+@functools.cache
+def redis_unreachable() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as error:
+        return (f"Redis tests SKIPPED: cannot connect to {REDIS_URL} ({error}). Start a server or point "
+                "OCTETH_TRACKING_TEST_REDIS at one, e.g. redis://127.0.0.1:6379/0")
+    return None
+
+
+def need(service: str) -> None:
+    reason = pg_unreachable() if service == "postgresql" else redis_unreachable()
+    if reason:
+        SKIPPED[service] = reason
+        pytest.skip(reason)
+
+
+def schema_url(schema: str) -> str:
+    """``PG_URL`` with ``schema`` as the connection's search_path."""
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options={quote(f'-c search_path={schema}')}"
+
+
+def pg_schema() -> Iterator[str]:
+    """A fresh, empty schema; yields a URL whose connections use it; dropped afterwards."""
+    need("postgresql")
+    import psycopg
+
+    schema = f"octeth_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema_url(schema)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def redis_prefix() -> Iterator[str]:
+    """A random key prefix in the test Redis; its keys are deleted afterwards (never FLUSHDB)."""
+    need("redis")
+    import redis
+
+    prefix = f"octeth-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it once more, at the end, where nobody misses it."""
+    for reason in SKIPPED.values():
+        terminalreporter.write_sep("!", "service missing", red=True, bold=True)
+        terminalreporter.write_line(reason, red=True)

@@ -1,0 +1,239 @@
+"""What the PostgreSQL store promises beyond the contract: hosts writing at once, versioned schema, outages."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import API, codes, make_account
+from octeth_tracking import SQLiteStore, create_app, open_store
+from services import pg_schema
+from test_storage_contract import new_event
+
+
+@pytest.fixture
+def url():
+    yield from pg_schema()
+
+
+@pytest.fixture
+def hosts(url):
+    """Three stores on one database: three app hosts, each with its own pool."""
+    from octeth_tracking.storage.postgres import PostgresStore
+
+    stores = [PostgresStore(url, max_size=3) for _ in range(3)]
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def run_threads(count, work):
+    with ThreadPoolExecutor(count) as pool:
+        return [result for results in pool.map(work, range(count)) for result in results]
+
+
+@pytest.mark.parametrize("batch", [pytest.param(1, id="one-per-call"), pytest.param(5, id="batches-of-5")])
+def test_concurrent_duplicates_from_many_hosts_are_stored_once(hosts, batch):
+    list_id = hosts[0].create_list(hosts[0].create_user("u"), "l")
+    uuids = [str(uuid.uuid4()) for _ in range(20)]
+
+    def send(thread):
+        mine = random.Random(thread).sample(uuids, len(uuids))  # each thread its own order
+        store = hosts[thread % len(hosts)]
+        receipts = []
+        for start in range(0, len(mine), batch):
+            receipts += store.record([new_event(list_id, external_id=f"v-{thread}", the_uuid=u)
+                                      for u in mine[start:start + batch]])
+        return receipts
+
+    receipts = run_threads(12, send)
+    assert hosts[1].count_events(list_id) == 20
+    for the_uuid in uuids:
+        answers = [r for r in receipts if r.uuid == the_uuid]
+        assert len(answers) == 12 and sum(not r.duplicate for r in answers) == 1
+        assert len({r.external_id for r in answers}) == 1  # every repeat got the first answer
+
+
+def test_concurrent_identify_of_one_visitor_links_once(hosts):
+    list_id = hosts[0].create_list(hosts[0].create_user("u"), "l")
+
+    def send(thread):
+        return hosts[thread % len(hosts)].record([new_event(list_id, "click", external_id="v", email="a@example.com")])
+
+    receipts = run_threads(12, send)
+    assert sum(r.identify_event_sent for r in receipts) == 1
+    assert hosts[2].count_events(list_id) == 12 + 1  # the clicks and one identify event
+    assert hosts[0].subscriber_email(list_id, "v") == "a@example.com"
+
+
+def test_concurrent_identify_with_different_emails_stays_consistent(hosts):
+    list_id = hosts[0].create_list(hosts[0].create_user("u"), "l")
+    emails = [f"{name}@example.com" for name in "abc"]
+
+    def send(thread):
+        email = emails[thread % 3]
+        return hosts[thread % len(hosts)].record([new_event(list_id, "click", external_id="v", email=email)])
+
+    receipts = run_threads(12, send)
+    # Every receipt that said "identify sent" has its identify event, and no other does.
+    assert hosts[0].count_events(list_id) == 12 + sum(r.identify_event_sent for r in receipts)
+    assert hosts[0].subscriber_email(list_id, "v") in emails
+
+
+def test_schema_is_versioned_and_hosts_starting_at_once_share_it(url):
+    import psycopg
+
+    from octeth_tracking.storage.postgres import MIGRATIONS, PostgresStore
+
+    started = run_threads(4, lambda _: [PostgresStore(url, max_size=1)])  # four hosts migrate one empty schema
+    user = started[0].create_user("u")
+    key = started[1].create_api_key(user)
+    for store in started:
+        store.close()
+    again = open_store(url)
+    assert type(again).__name__ == "PostgresStore" and again.user_for_api_key(key) == user
+    again.close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT version FROM octeth_schema_version").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_only_digests_of_secrets_are_at_rest(url):
+    import psycopg
+
+    store = open_store(url)
+    user = store.create_user("u")
+    key, session_id = store.create_api_key(user), store.create_session(user, 60)
+    store.close()
+    with psycopg.connect(url) as conn:
+        tables = [t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+        dump = "".join(str(conn.execute(f"SELECT * FROM {table}").fetchall()) for table in tables)
+    assert "api_keys" in tables and key not in dump and session_id not in dump
+
+
+@pytest.mark.parametrize("db, kind", [
+    pytest.param("events.db", SQLiteStore, id="path"),
+    pytest.param("sqlite:///{tmp}/events.db", SQLiteStore, id="sqlite-url"),
+])
+def test_open_store_chooses_sqlite_for_paths(tmp_path, monkeypatch, db, kind):
+    monkeypatch.chdir(tmp_path)
+    store = open_store(db.format(tmp=tmp_path))
+    assert isinstance(store, kind) and store.ping()
+    store.close()
+
+
+class Proxy:
+    """A TCP relay from a loopback port to PostgreSQL, which the test cuts to make the database vanish."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client = self.listener.accept()[0]
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # stops listening and wakes accept() (close alone does not)
+        except OSError:
+            pass
+        self.listener.close()
+        self.drop()
+
+    def drop(self) -> None:
+        """Break every open connection (as a database restart does); new ones still get through."""
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+@pytest.fixture
+def proxied(url):
+    """A store that reaches PostgreSQL through a :class:`Proxy`, and the proxy."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from octeth_tracking.storage.postgres import PostgresStore
+
+    params = conninfo_to_dict(url)
+    proxy = Proxy(str(params.get("host", "127.0.0.1")), int(params.get("port", 5432)))
+    store = PostgresStore(make_conninfo(url, host="127.0.0.1", port=proxy.port), max_size=2, timeout=1)
+    yield store, proxy
+    proxy.cut()
+    store.close()
+
+
+def test_connections_broken_under_the_pool_cost_no_request(proxied, caplog):
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    assert api.event(body).status_code == 200
+    proxy.drop()
+    assert api.event(body).status_code == 200  # tried again on a fresh connection
+    assert store.count_events(account.list_id) == 2
+    assert "connection lost" in caplog.text
+
+
+def test_database_gone_gives_503_and_health_says_so(proxied):
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    assert api.event(body).status_code == 200
+    assert api.client.get("/api/v1/health").get_json() == {"status": "ok", "store": "ok", "rate_limiter": "memory"}
+    proxy.cut()
+    health = api.client.get("/api/v1/health")
+    assert (health.status_code, health.get_json()["store"]) == (503, "unavailable")
+    failed = API(create_app(store=store, authenticator=AllowAll()))
+    response = failed.event(body)
+    assert (response.status_code, codes(response)) == (503, [26])
+
+
+class AllowAll:
+    """Lets every request past authentication, so the test reaches the store's write."""
+
+    def authenticate(self, api_key, session_id):
+        return 1
+
+    def can_use_list(self, user_id, list_id):
+        return True
+
+
+def test_registry_is_shared_by_hosts(hosts):
+    # Each host remembers what it has registered; what another host adds must still show.
+    list_id = hosts[0].create_list(hosts[0].create_user("u"), "l")
+    hosts[0].record([new_event(list_id, properties={"url": 1})])
+    hosts[1].record([new_event(list_id, properties={"url": 1, "ref": 2})])
+    hosts[0].record([new_event(list_id, properties={"url": 1})])
+    assert hosts[0].properties(list_id) == hosts[2].properties(list_id) == {"pageView": ["ref", "url"]}
