@@ -36,7 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def home() -> str:
-        return f"<h1>Example site</h1><p>{accounts.count_users(site_db)} users. Events go to /api/v1/event.</p>"
+        return f"<h1>Example site</h1><p>Users: {accounts.count_users(site_db)}. Events go to /api/v1/event.</p>"
 
     @app.cli.command("create-user")
     @click.argument("name")
