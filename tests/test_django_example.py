@@ -26,7 +26,7 @@ from http_checks import CASES, Account, Answer, Case, check
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "django_app"
 sys.path.insert(0, str(EXAMPLE))  # as manage.py runs it
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracksite.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "tracksite.settings"
 django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
@@ -175,3 +175,16 @@ def test_migrate_and_runserver_answer_curl_on_a_real_port(tmp_path: Path) -> Non
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+@pytest.mark.django_db(False)
+def test_the_readme_snippet_is_what_the_example_project_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("## Mount in Django", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = "".join(path.read_text() for path in [
+        EXAMPLE / "tracksite" / "settings.py", EXAMPLE / "tracksite" / "urls.py", EXAMPLE / "members" / "auth.py"])
+    for line in snippet.splitlines():
+        code = line.split("  #")[0].strip()
+        if code.startswith(("OCTETH_TRACKING_", "from ", "class ", "return ")):
+            assert code in example, code
+    assert 'path("api/v1/", include("octeth_tracking.contrib.django"))' in example

@@ -117,3 +117,17 @@ def test_flask_run_answers_curl_on_a_real_port(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_the_readme_snippet_mounts_the_api_beside_the_sites_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("## Mount in Flask", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # its events.db is relative
+    namespace: dict[str, Any] = {"__name__": "readme_site"}
+    exec(snippet, namespace)
+    client = namespace["app"].test_client()
+    refused = client.post("/api/v1/event", json={"Event": "pageView"})
+    assert refused.status_code == 401 and refused.json == {"Errors": [
+        {"Code": 99998, "Message": "Authentication failure or session expired"}]}
+    assert client.get("/elsewhere").mimetype == "text/html"  # the site's own 404
+    assert (tmp_path / "events.db").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
@@ -30,3 +33,12 @@ class StandaloneSite:
 @pytest.mark.parametrize("case", CASES)
 def test_shared_http_checks(store: SQLiteStore, case: Case) -> None:
     check(StandaloneSite(store, **case.options), case)
+
+
+def test_the_core_imports_neither_flask_nor_django(tmp_path: Path) -> None:
+    # Both are optional extras: the package, its CLI and create_app() must work without them.
+    code = ("import sys, octeth_tracking, octeth_tracking.cli; octeth_tracking.create_app('events.db'); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'django'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
