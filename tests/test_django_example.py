@@ -6,6 +6,7 @@ gives these tests a throw-away site database. Tests elsewhere never touch Django
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -31,7 +32,7 @@ django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.test import Client, RequestFactory  # noqa: E402
+from django.test import AsyncClient, Client, RequestFactory  # noqa: E402
 from members.models import APIKey, TrackedList  # noqa: E402
 
 from octeth_tracking.contrib.django import call_wsgi, get_app  # noqa: E402
@@ -188,3 +189,13 @@ def test_the_readme_snippet_is_what_the_example_project_runs() -> None:
         if code.startswith(("OCTETH_TRACKING_", "from ", "class ", "return ")):
             assert code in example, code
     assert 'path("api/v1/", include("octeth_tracking.contrib.django"))' in example
+
+
+@pytest.mark.django_db(transaction=True)  # the ASGI handler queries from its own thread
+def test_under_asgi_too(site: DjangoSite) -> None:
+    alice = site.account("alice")
+    body = {"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"}
+    response = asyncio.run(AsyncClient().post("/api/v1/event", json.dumps(body), content_type="application/json"))
+    assert response.status_code == 200 and response.json()["external_id"] == "v"
+    missing = asyncio.run(AsyncClient().post("/api/v1/nope", b"{}", content_type="application/json"))
+    assert missing.status_code == 404 and missing.content == b'{"Errors": [{"Code": 22, "Message": "Not found."}]}'

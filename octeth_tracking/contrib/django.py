@@ -88,7 +88,9 @@ def _wsgi_str(text: str) -> str:
 
 def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResponse:
     """``app``'s answer to ``request`` as an ``HttpResponse``, ``path`` being what follows the prefix."""
-    environ = dict(request.environ)
+    # A WSGI request carries its environ; an ASGI one only META, which holds the same CGI keys.
+    environ = dict(getattr(request, "environ", None) or request.META)
+    environ.setdefault("wsgi.url_scheme", request.scheme)
     prefix = request.path_info[: len(request.path_info) - len(path)].rstrip("/")
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + _wsgi_str(prefix)
     environ["PATH_INFO"] = _wsgi_str("/" + path)
