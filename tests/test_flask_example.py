@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 from flask import Flask
@@ -50,13 +50,25 @@ class FlaskSite:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def make_site(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    made: list[Flask] = []
+
+    def make(**options: Any) -> Flask:
+        made.append(make_app(tmp_path, **options))
+        return made[-1]
+    yield make
+    for app in made:
+        app.extensions["octeth_tracking"].store.close()
+
+
+@pytest.fixture
+def app(make_site: Callable[..., Flask]) -> Flask:
+    return make_site()
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_shared_http_checks(tmp_path: Path, case: Case) -> None:
-    check(FlaskSite(make_app(tmp_path, **case.options)), case)
+def test_shared_http_checks(make_site: Callable[..., Flask], case: Case) -> None:
+    check(FlaskSite(make_site(**case.options)), case)
 
 
 def test_events_go_to_the_configured_store_and_keys_are_stored_as_digests(app: Flask) -> None:
@@ -119,12 +131,15 @@ def test_flask_run_answers_curl_on_a_real_port(tmp_path: Path) -> None:
         server.communicate(timeout=10)
 
 
-def test_the_readme_snippet_mounts_the_api_beside_the_sites_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_snippet_mounts_the_api_beside_the_sites_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+) -> None:
     readme = (ROOT / "README.md").read_text()
     snippet = readme.split("## Mount in Flask", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)  # its events.db is relative
     namespace: dict[str, Any] = {"__name__": "readme_site"}
     exec(snippet, namespace)
+    request.addfinalizer(namespace["app"].extensions["octeth_tracking"].store.close)
     client = namespace["app"].test_client()
     refused = client.post("/api/v1/event", json={"Event": "pageView"})
     assert refused.status_code == 401 and refused.json == {"Errors": [
