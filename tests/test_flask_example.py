@@ -32,9 +32,12 @@ def make_app(tmp_path: Path, **options: Any) -> Flask:
 
 
 class FlaskSite:
-    """The example site behind ``app.test_client()``; accounts in the site's own tables."""
+    """The example site behind ``app.test_client()``; accounts in the site's own tables.
 
-    def __init__(self, app: Flask) -> None:
+    :param app: the site, from ``flask_app.create_app``.
+    """
+
+    def __init__(self, *, app: Flask) -> None:
         self.app = app
         self.client = app.test_client()
 
@@ -68,11 +71,11 @@ def app(make_site: Callable[..., Flask]) -> Flask:
 
 @pytest.mark.parametrize("case", CASES)
 def test_shared_http_checks(make_site: Callable[..., Flask], case: Case) -> None:
-    check(FlaskSite(make_site(**case.options)), case)
+    check(FlaskSite(app=make_site(**case.options)), case)
 
 
 def test_events_go_to_the_configured_store_and_keys_are_stored_as_digests(app: Flask) -> None:
-    site = FlaskSite(app)
+    site = FlaskSite(app=app)
     alice = site.account("alice")
     response = site.client.post("/api/v1/event", json={"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "x"})
     assert response.status_code == 200

@@ -15,9 +15,13 @@ from octeth_tracking import SQLiteStore, create_app
 
 
 class StandaloneSite:
-    """``create_app()`` on a fresh SQLite file, accounts in its store."""
+    """``create_app()`` on a fresh SQLite file, accounts in its store.
 
-    def __init__(self, store: SQLiteStore, **options: Any) -> None:
+    :param store: the store, which also holds the accounts.
+    :param options: ``create_app`` arguments.
+    """
+
+    def __init__(self, *, store: SQLiteStore, **options: Any) -> None:
         self.store = store
         self.client = Client(create_app(store=store, **options))
 
@@ -32,7 +36,7 @@ class StandaloneSite:
 
 @pytest.mark.parametrize("case", CASES)
 def test_shared_http_checks(store: SQLiteStore, case: Case) -> None:
-    check(StandaloneSite(store, **case.options), case)
+    check(StandaloneSite(store=store, **case.options), case)
 
 
 def test_the_core_imports_neither_flask_nor_django(tmp_path: Path) -> None:

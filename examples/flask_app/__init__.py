@@ -56,5 +56,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         click.echo(json.dumps({"list_id": list_id}))
 
     # Everything under /api/v1 is the tracking API's, authenticated against this site's users.
-    init_app(app, url_prefix="/api/v1", authenticator=accounts.SiteAuthenticator(site_db))
+    init_app(app, url_prefix="/api/v1", authenticator=accounts.SiteAuthenticator(path=site_db))
     return app

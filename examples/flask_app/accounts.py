@@ -58,7 +58,7 @@ class SiteAuthenticator:
     :param path: the site's SQLite database.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, *, path: str) -> None:
         self.path = path
 
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
