@@ -109,3 +109,12 @@ def test_real_server_answers_errors_as_json(tmp_path):
         assert server.post("/event", b"{" + b" " * 70_000 + b"}")[0] == 413
     finally:
         server.stop()
+
+
+def test_a_new_key_never_starts_with_a_dash_so_commands_accept_it(monkeypatch, capsys, tmp_path):
+    drawn = iter(["-looks-like-an-option", "plain-key"])
+    monkeypatch.setattr("secrets.token_urlsafe", lambda n: next(drawn))
+    db = str(tmp_path / "cli.db")
+    status, out = run(capsys, "create-user", "ann", "--db", db)
+    assert status == 0 and json.loads(out)["api_key"] == "plain-key"
+    assert run(capsys, "revoke-api-key", "plain-key", "--db", db) == (0, '{"revoked": true}\n')

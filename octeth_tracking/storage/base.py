@@ -83,8 +83,12 @@ class Store(Protocol):
 
 
 def new_secret() -> str:
-    """A fresh API key or session id: 256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """A fresh API key or session id: 256 random bits, URL-safe, never starting with ``-``
+    (one in 64 would, and a command line would then read the key as an option)."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 def digest(secret: str) -> str:

@@ -1,0 +1,74 @@
+"""The site's own accounts: users with an API key (its SHA-256 digest only) and their lists."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from contextlib import closing
+from typing import Hashable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, api_key_digest TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS lists (
+    id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users (id), name TEXT NOT NULL
+);
+"""
+
+
+def digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def connect(path: str) -> closing[sqlite3.Connection]:
+    # One short-lived connection per call: the tracking API calls in from any server thread.
+    return closing(sqlite3.connect(path, timeout=30))
+
+
+def init_db(path: str) -> None:
+    with connect(path) as conn:
+        conn.executescript(SCHEMA)
+
+
+def count_users(path: str) -> int:
+    with connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
+
+
+def create_user(path: str, name: str) -> tuple[int, str]:
+    api_key = secrets.token_urlsafe(32)
+    with connect(path) as conn, conn:
+        cursor = conn.execute("INSERT INTO users (name, api_key_digest) VALUES (?, ?)", (name, digest(api_key)))
+    return int(cursor.lastrowid or 0), api_key
+
+
+def create_list(path: str, user_id: int, name: str) -> int | None:
+    """The new list's id, or ``None`` if there is no such user."""
+    with connect(path) as conn, conn:
+        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+            return None
+        return conn.execute("INSERT INTO lists (owner_id, name) VALUES (?, ?)", (user_id, name)).lastrowid
+
+
+class SiteAuthenticator:
+    """The tracking API's view of this site: API keys and list ownership from its own tables.
+
+    :param path: the site's SQLite database.
+    """
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+
+    def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
+        if not api_key:
+            return None  # this site has no API sessions: a SessionID alone names nobody
+        with connect(self.path) as conn:
+            row = conn.execute("SELECT id FROM users WHERE api_key_digest = ?", (digest(api_key),)).fetchone()
+        return row[0] if row else None
+
+    def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
+        with connect(self.path) as conn:
+            row = conn.execute("SELECT 1 FROM lists WHERE id = ? AND owner_id = ?", (list_id, user_id)).fetchone()
+        return row is not None

@@ -1,0 +1,164 @@
+"""Django: the tracking API in a Django site's URLconf, configured by Django settings.
+
+Usage, in the site's ``urls.py``::
+
+    path("api/v1/", include("octeth_tracking.contrib.django")),
+
+Every path under the prefix goes to one view that hands Django's request to the WSGI app
+(its ``environ``, with ``SCRIPT_NAME``/``PATH_INFO`` moved past the prefix, and its body) and
+returns the answer as an ``HttpResponse``, byte for byte; the view is exempt from CSRF.
+
+Settings follow the one rule of :mod:`octeth_tracking.config`: the argument ``max_body_size``
+is the setting ``OCTETH_TRACKING_MAX_BODY_SIZE``. ``OCTETH_TRACKING_DB`` names the event store;
+the object arguments ``authenticator`` and ``rate_limiter`` are the settings
+``OCTETH_TRACKING_AUTHENTICATOR`` and ``OCTETH_TRACKING_RATE_LIMITER``, each a dotted path to a
+class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import import_module
+from io import BytesIO
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Hashable
+
+from django.conf import settings
+from django.contrib import auth
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
+from django.urls import re_path
+from django.utils.module_loading import import_string
+from django.views.decorators.csrf import csrf_exempt
+
+from ..app import TrackingApp
+from ..config import PREFIX, options_from
+from ..storage import DEFAULT_DB, open_store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+OBJECT_SETTINGS = ("authenticator", "rate_limiter")
+
+# Session keys of every built-in backend (signed_cookies included) use only these characters;
+# anything else never reaches the session store (PostgreSQL refuses NUL, for one).
+_SESSION_KEY = re.compile(r"[A-Za-z0-9_:.\-]{8,4096}")
+
+_lock = threading.Lock()
+_app: TrackingApp | None = None
+
+
+def build_app() -> TrackingApp:
+    """A :class:`TrackingApp` from the ``OCTETH_TRACKING_*`` settings."""
+    found = {name: getattr(settings, name) for name in dir(settings) if name.startswith(PREFIX)}
+    options: dict[str, Any] = options_from(found)
+    for name in OBJECT_SETTINGS:
+        value = found.get(PREFIX + name.upper())
+        if value is not None:
+            options[name] = import_string(value)() if isinstance(value, str) else value
+    return TrackingApp(store=open_store(str(found.get(PREFIX + "DB") or DEFAULT_DB)), **options)
+
+
+def get_app() -> TrackingApp:
+    """The site's one :class:`TrackingApp`, built on first use and again after a setting changes."""
+    global _app
+    with _lock:
+        if _app is None:
+            _app = build_app()
+        return _app
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    global _app
+    if setting.startswith(PREFIX):
+        with _lock:
+            if _app is not None:
+                _app.store.close()
+            _app = None
+
+
+setting_changed.connect(_reset)
+
+
+def _wsgi_str(text: str) -> str:
+    # PEP 3333: environ paths are bytes decoded as latin-1; Django's are decoded as UTF-8.
+    return text.encode("utf-8").decode("latin-1")
+
+
+def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResponse:
+    """``app``'s answer to ``request`` as an ``HttpResponse``, ``path`` being what follows the prefix."""
+    # A WSGI request carries its environ; an ASGI one only META, which holds the same CGI keys.
+    environ = dict(getattr(request, "environ", None) or request.META)
+    environ.setdefault("wsgi.url_scheme", request.scheme)
+    prefix = request.path_info[: len(request.path_info) - len(path)].rstrip("/")
+    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + _wsgi_str(prefix)
+    environ["PATH_INFO"] = _wsgi_str("/" + path)
+    body = getattr(request, "_body", None)
+    if body is not None:
+        environ["wsgi.input"] = BytesIO(body)  # a middleware read it already
+    elif getattr(request, "_read_started", False):
+        environ["wsgi.input"] = BytesIO()  # streamed away by someone else: nothing left to read
+    else:
+        environ["wsgi.input"] = request  # unread: Django's stream, bounded by CONTENT_LENGTH
+    started: list[Any] = []
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    code, _, reason = status.partition(" ")
+    response = HttpResponse(b"".join(chunks), status=int(code), reason=reason or None)
+    for name, value in headers:
+        response[name] = value
+    return response
+
+
+@csrf_exempt
+def tracking_view(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Every request under the prefix, whatever its method: the API answers, never Django."""
+    return call_wsgi(get_app(), request, path)
+
+
+# DOTALL: a path holding an encoded newline is still the API's (its JSON 404), not Django's.
+urlpatterns = [re_path(r"^(?P<path>(?s:.*))\Z", tracking_view, name="octeth_tracking")]
+
+
+class DjangoSessionAuthenticator:
+    """``SessionID``: the session key of a user logged in to this Django site.
+
+    A logged-out, flushed or expired session, an inactive user or a changed password (the
+    session's auth hash no longer matches) names nobody. ``APIKey`` and list ownership are the
+    site's: a subclass implements :meth:`user_for_api_key` and :meth:`can_use_list`.
+    """
+
+    def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
+        user = self.user_for_api_key(api_key) if api_key else None
+        if user is None and session_id:
+            user = self.user_for_session(session_id)
+        return user
+
+    def user_for_session(self, session_key: str) -> Hashable | None:
+        if not _SESSION_KEY.fullmatch(session_key):
+            return None
+        engine = import_module(settings.SESSION_ENGINE)
+        # auth.get_user reads only request.session: Django's own checks, backend and hash included.
+        user = auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))  # type: ignore[arg-type]
+        return user.pk if user.is_authenticated else None
+
+    def user_for_api_key(self, api_key: str) -> Hashable | None:
+        """The user whose key this is; the site's own model decides. Default: nobody."""
+        return None
+
+    def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
+        """Whether the list exists and belongs to ``user_id``. Default: no list."""
+        return False

@@ -1,0 +1,67 @@
+"""Flask: the tracking API beside a Flask site's own routes, configured from ``app.config``.
+
+Mounting is werkzeug's ``DispatcherMiddleware`` in front of ``app.wsgi_app``: requests under
+``url_prefix`` go to the tracking app untouched (Flask's error pages, sessions and hooks never
+see them); every other request is the site's. Settings follow the one rule of
+:mod:`octeth_tracking.config`: the argument ``max_body_size`` is ``OCTETH_TRACKING_MAX_BODY_SIZE``
+in ``app.config``; ``OCTETH_TRACKING_DB`` names the event store.
+
+Usage::
+
+    from flask import Flask
+    from octeth_tracking.contrib.flask import init_app
+
+    app = Flask(__name__)
+    init_app(app, url_prefix="/api/v1", authenticator=MyAuthenticator())
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from ..app import TrackingApp
+from ..config import PREFIX, options_from
+from ..storage import DEFAULT_DB, open_store
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ..auth import Authenticator
+    from ..ratelimit import RateLimiter
+    from ..storage import Store
+
+EXTENSION = "octeth_tracking"
+
+
+def init_app(
+    app: Flask,
+    url_prefix: str = "/api/v1",
+    *,
+    authenticator: Authenticator | None = None,
+    store: Store | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> TrackingApp:
+    """Mount a :class:`TrackingApp` at ``url_prefix`` in ``app``; it is also ``app.extensions["octeth_tracking"]``.
+
+    :param app: the Flask site.
+    :param url_prefix: where the API answers, e.g. ``/api/v1/event``.
+    :param authenticator: the site's own accounts; default: accounts kept in the event store.
+    :param store: where events go; default: ``open_store(app.config["OCTETH_TRACKING_DB"])``,
+        else ``octeth_tracking.db`` in the instance folder.
+    :param rate_limiter: default: in process memory.
+    """
+    if store is None:
+        db = app.config.get(PREFIX + "DB")
+        if not db:
+            os.makedirs(app.instance_path, exist_ok=True)
+            db = os.path.join(app.instance_path, DEFAULT_DB)
+        store = open_store(db)
+    tracking = TrackingApp(
+        store=store, authenticator=authenticator, rate_limiter=rate_limiter, **options_from(app.config)
+    )
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {url_prefix.rstrip("/"): tracking})  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = tracking
+    return tracking

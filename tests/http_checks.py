@@ -1,0 +1,201 @@
+"""The one set of HTTP-level checks that standalone, Flask and Django must all pass, byte for byte.
+
+A :class:`Site` is the API mounted at ``/api/v1`` somewhere, behind that framework's own test
+client, with a way to provision an account in that site's own user records. Each test module
+runs :data:`CASES` through :func:`check` against its site; passing the same expectations (status,
+``Content-Type``, ``Allow``, ``Retry-After``, body bytes) makes the three answers identical.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+import pytest
+
+PREFIX = "/api/v1"
+UUID = "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc"
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Account:
+    api_key: str
+    list_id: int
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Mapping[str, str]  # case-insensitive, as each framework's own headers are
+    body: bytes
+
+
+class Site(Protocol):
+    def account(self, name: str) -> Account:
+        """A new user of the site, with an API key and a list, in the site's own records."""
+        ...
+
+    def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer: ...
+
+
+# A body or an expected answer is data, or a function of the two accounts (alice, bob).
+Template = Callable[[Account, Account], Any]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str | Callable[[Account, Account], str]
+    body: Any = b""  # bytes as they are; anything else is sent as JSON
+    headers: Mapping[str, str] | Callable[[Account, Account], Mapping[str, str]] = field(default_factory=lambda: JSON)
+
+
+@dataclass
+class Case:
+    request: Request
+    status: int
+    expected: Any  # the JSON the body must serialise to, exactly as the app writes it
+    headers: Mapping[str, str | re.Pattern[str]] = field(default_factory=dict)  # a pattern must fullmatch; unnamed: absent
+    options: Mapping[str, Any] = field(default_factory=dict)  # TrackingApp arguments, as settings
+    before: tuple[Request, ...] = ()  # sent first, each must answer 200
+
+
+def _fill(value: Any, alice: Account, bob: Account) -> Any:
+    return value(alice, bob) if callable(value) else value
+
+
+def _bytes(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else json.dumps(body).encode()
+
+
+def _send(site: Site, request: Request, alice: Account, bob: Account) -> Answer:
+    body = _bytes(_fill(request.body, alice, bob))
+    return site.send(request.method, PREFIX + _fill(request.path, alice, bob), body, _fill(request.headers, alice, bob))
+
+
+def check(site: Site, case: Case) -> None:
+    alice, bob = site.account("alice"), site.account("bob")
+    for request in case.before:
+        assert _send(site, request, alice, bob).status == 200
+    answer = _send(site, case.request, alice, bob)
+    assert answer.status == case.status, answer.body
+    assert answer.headers.get("Content-Type") == "application/json"
+    for name in ("Allow", "Retry-After"):
+        value, expected = answer.headers.get(name), case.headers.get(name)
+        if isinstance(expected, re.Pattern):
+            assert value is not None and expected.fullmatch(value), (name, value)
+        else:
+            assert value == expected, name
+    expected = _fill(case.expected, alice, bob)
+    if case.request.method == "HEAD":
+        assert answer.body == b""
+    else:
+        assert answer.body == json.dumps(expected).encode()
+
+
+def errors(*pairs: tuple[int, str]) -> dict[str, Any]:
+    return {"Errors": [{"Code": code, "Message": message} for code, message in pairs]}
+
+
+AUTH = errors((99998, "Authentication failure or session expired"))
+NOT_FOUND = errors((22, "Not found."))
+
+
+def event(**fields: Any) -> Template:
+    """An event body for alice's list, with her key, plus ``fields`` (``None`` removes one)."""
+    def body(alice: Account, bob: Account) -> dict[str, Any]:
+        base = {"APIKey": alice.api_key, "ListID": alice.list_id, "ID": "visitor-1", "UUID": UUID, "Event": "pageView"}
+        return {k: v for k, v in {**base, **fields}.items() if v is not None}
+    return body
+
+
+def success(external_id: str = "visitor-1", identify: bool = False) -> dict[str, Any]:
+    return {"status": "success", "uuid": UUID, "external_id": external_id, "identify_event_sent": identify}
+
+
+def own_list(alice: Account, bob: Account) -> dict[str, Any]:
+    return {"APIKey": alice.api_key, "ListID": alice.list_id}
+
+
+def properties(found: dict[str, list[str]]) -> Template:
+    return lambda alice, bob: {"ListID": str(alice.list_id), "Properties": found}
+
+
+CASES = [
+    # Success, by each way of presenting an API key.
+    pytest.param(Case(Request("POST", "/event", event()), 200, success()), id="event"),
+    pytest.param(Case(Request("POST", "/event", event(Email="Ann@Example.com", Event="identify")),
+                      200, success(identify=True)), id="event-identify"),
+    pytest.param(Case(Request("POST", "/event", event(APIKey=None),
+                              lambda a, b: {**JSON, "Authorization": f"Bearer {a.api_key}"}),
+                      200, success()), id="event-bearer-header"),
+    pytest.param(Case(Request("POST", "/event", lambda a, b: {
+        "apikey": a.api_key, "LISTID": str(a.list_id), "event": "pageView", "id": "visitor-1", "uuid": UUID}),
+        200, success()), id="event-lowercase-names"),
+    # Authentication failures.
+    pytest.param(Case(Request("POST", "/event", event(APIKey=None)), 401, AUTH), id="no-credentials"),
+    pytest.param(Case(Request("POST", "/event", event(APIKey="not-a-key")), 401, AUTH), id="unknown-api-key"),
+    pytest.param(Case(Request("POST", "/event", event(APIKey=None, SessionID="nosuchsession0000000000000000000")),
+                      401, AUTH), id="unknown-session"),
+    pytest.param(Case(Request("POST", "/event", event(APIKey=None), {**JSON, "Authorization": "Bearer nope"}),
+                      401, AUTH), id="unknown-bearer"),
+    pytest.param(Case(Request("POST", "/website_events.properties", {"ListID": 1}), 401, AUTH),
+                 id="properties-no-credentials"),
+    # Validation (422): codes from the schemas, several at once, another user's list.
+    pytest.param(Case(Request("POST", "/event", lambda a, b: event(ListID=b.list_id)(a, b)),
+                      422, errors((4, "Invalid ListID parameter"))), id="event-others-list"),
+    pytest.param(Case(Request("POST", "/event", event(Event=None)), 422, errors((5, "Missing event parameter."))),
+                 id="event-missing-event"),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify")), 422, errors((6, "Missing email parameter."))),
+                 id="identify-without-email"),
+    pytest.param(Case(Request("POST", "/event", event(Email="not an address")), 422,
+                      errors((7, "Invalid email parameter."))), id="invalid-email"),
+    pytest.param(Case(Request("POST", "/event", event(Event="conversion", UUID="nope", Properties={})), 422, errors(
+        (8, "Missing conversion-id event property."), (9, "Missing conversion-name event property."),
+        (10, "Missing conversion-value event property."), (11, "Invalid UUID parameter."))), id="several-codes"),
+    # Bodies that are not a JSON object.
+    pytest.param(Case(Request("POST", "/event", b'{"APIKey": '), 400, errors((20, "Request body is not valid JSON."))),
+                 id="bad-json"),
+    pytest.param(Case(Request("POST", "/website_events.properties", b"[]"), 400,
+                      errors((21, "Request body must be a JSON object."))), id="json-array"),
+    # Routing under the prefix: the API's JSON, never the host's page, redirect or CSRF refusal.
+    pytest.param(Case(Request("POST", "/nope", b"{}"), 404, NOT_FOUND), id="post-unknown-path"),
+    pytest.param(Case(Request("GET", "/nope/deeper"), 404, NOT_FOUND), id="get-unknown-path"),
+    pytest.param(Case(Request("POST", "/event/", event()), 404, NOT_FOUND), id="trailing-slash"),
+    pytest.param(Case(Request("GET", "/"), 404, NOT_FOUND), id="prefix-root"),
+    pytest.param(Case(Request("GET", "/event"), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
+                 id="get-event-405"),
+    pytest.param(Case(Request("DELETE", "/website_events.properties"), 405, errors((23, "Method not allowed.")),
+                      {"Allow": "GET, HEAD, POST"}), id="delete-properties-405"),
+    pytest.param(Case(Request("POST", "/event", b"{" + b" " * 70_000 + b"}"), 413,
+                      errors((24, "Request body is too large."))), id="body-over-default-limit"),
+    pytest.param(Case(Request("POST", "/event", event(Properties={"note": "x" * 200})), 413,
+                      errors((24, "Request body is too large.")), options={"max_body_size": 100}),
+                 id="body-over-configured-limit"),
+    pytest.param(Case(Request("POST", "/event", event()), 422, errors((12, "Event parameter is too long.")),
+                      options={"max_event_length": 3}), id="configured-event-length"),
+    # The properties endpoint.
+    pytest.param(Case(Request("POST", "/website_events.properties", own_list), 200, properties({})),
+                 id="properties-empty"),
+    pytest.param(Case(Request("POST", "/website_events.properties", own_list), 200,
+                      properties({"pageView": ["b", "url"], "signup": []}),
+                      before=(Request("POST", "/event", event(Properties={"url": "/", "b": 1})),
+                              Request("POST", "/event", event(Event="signup", UUID=None)))),
+                 id="properties-after-events"),
+    pytest.param(Case(Request("GET", lambda a, b: f"/website_events.properties?APIKey={a.api_key}&ListID={a.list_id}"),
+                      200, properties({})), id="properties-get-query"),
+    pytest.param(Case(Request("HEAD", lambda a, b: f"/website_events.properties?APIKey={a.api_key}&ListID={a.list_id}"),
+                      200, properties({})), id="properties-head"),
+    pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key}), 422,
+                      errors((1, "Missing ListID parameter"))), id="properties-missing-list"),
+    pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key, "ListID": "x"}),
+                      422, errors((2, "Invalid ListID parameter"))), id="properties-invalid-list"),
+    pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key, "ListID": b.list_id}),
+                      422, errors((3, "List not found"))), id="properties-others-list"),
+    pytest.param(Case(Request("POST", "/website_events.properties", own_list), 429, errors((25, "Rate limit exceeded.")),
+                      {"Retry-After": re.compile(r"99\d|1000")}, options={"properties_rate_limit": 1, "rate_limit_window": 1000},
+                      before=(Request("POST", "/website_events.properties", own_list),)), id="rate-limited"),
+]

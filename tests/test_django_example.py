@@ -1,0 +1,201 @@
+"""The Django example site: the shared HTTP checks through Django's test client, sessions, commands.
+
+Django is set up here, at collection, from the example's own settings; pytest-django then
+gives these tests a throw-away site database. Tests elsewhere never touch Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from io import StringIO
+from pathlib import Path
+from typing import Any, Mapping
+
+import django
+import pytest
+
+from http_checks import CASES, Account, Answer, Case, check
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "django_app"
+sys.path.insert(0, str(EXAMPLE))  # as manage.py runs it
+os.environ["DJANGO_SETTINGS_MODULE"] = "tracksite.settings"
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import AsyncClient, Client, RequestFactory  # noqa: E402
+from members.models import APIKey, TrackedList  # noqa: E402
+
+from octeth_tracking.contrib.django import call_wsgi, get_app  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+class DjangoSite:
+    """The example project behind Django's test client (CSRF enforced, as for a browser).
+
+    :param settings: pytest-django's ``settings`` fixture; ``OCTETH_TRACKING_*`` go there.
+    :param tmp_path: where the event store lives.
+    :param options: ``TrackingApp`` arguments, given as Django settings.
+    """
+
+    def __init__(self, *, settings: Any, tmp_path: Path, **options: Any) -> None:
+        settings.OCTETH_TRACKING_DB = str(tmp_path / "events.db")
+        for name, value in options.items():
+            setattr(settings, f"OCTETH_TRACKING_{name.upper()}", value)
+        self.client = Client(enforce_csrf_checks=True)
+
+    def account(self, name: str) -> Account:
+        user = User.objects.create_user(name)
+        return Account(APIKey.create(user), TrackedList.objects.create(owner=user, name=f"{name}'s list").pk)
+
+    def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        headers = dict(headers)
+        content_type = headers.pop("Content-Type", "application/octet-stream")
+        response = self.client.generic(method, path, data=body, content_type=content_type, headers=headers)
+        return Answer(response.status_code, response.headers, response.content)
+
+
+@pytest.fixture
+def site(settings: Any, tmp_path: Path) -> DjangoSite:
+    return DjangoSite(settings=settings, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_shared_http_checks(settings: Any, tmp_path: Path, case: Case) -> None:
+    check(DjangoSite(settings=settings, tmp_path=tmp_path, **case.options), case)
+
+
+def track(site: DjangoSite, **body: Any) -> tuple[int, Any]:
+    response = Client().post("/api/v1/event", json.dumps({"Event": "pageView", **body}), content_type="application/json")
+    return response.status_code, response.json()
+
+
+def test_a_logged_in_users_session_key_is_a_session_id_until_logout(site: DjangoSite) -> None:
+    user = User.objects.create_user("carol", password="a long password 1")
+    list_id = TrackedList.objects.create(owner=user, name="News").pk
+    browser = Client()
+    assert browser.login(username="carol", password="a long password 1")
+    session_key = browser.session.session_key
+    status, answer = track(site, SessionID=session_key, ListID=list_id)
+    assert status == 200 and answer["status"] == "success"
+    assert get_app().store.count_events(list_id) == 1
+    browser.logout()
+    status, answer = track(site, SessionID=session_key, ListID=list_id)
+    assert (status, answer) == (401, {"Errors": [{"Code": 99998, "Message": "Authentication failure or session expired"}]})
+
+
+def test_a_session_key_does_not_open_another_users_list(site: DjangoSite) -> None:
+    other = site.account("bob")
+    browser = Client()
+    browser.force_login(User.objects.create_user("carol"))
+    status, answer = track(site, SessionID=browser.session.session_key, ListID=other.list_id)
+    assert status == 422 and answer["Errors"][0]["Code"] == 4
+
+
+def test_an_inactive_users_api_key_is_refused(site: DjangoSite) -> None:
+    alice = site.account("alice")
+    User.objects.filter(username="alice").update(is_active=False)
+    assert track(site, APIKey=alice.api_key, ListID=alice.list_id)[0] == 401
+
+
+def test_the_site_keeps_its_own_pages_and_404(site: DjangoSite) -> None:
+    home = site.client.get("/")
+    assert home.status_code == 200 and b"Example site" in home.content
+    missing = site.client.get("/nope")
+    assert missing.status_code == 404 and missing["Content-Type"].startswith("text/html")
+
+
+def test_a_body_a_middleware_already_read_still_reaches_the_api(site: DjangoSite) -> None:
+    alice = site.account("alice")
+    body = json.dumps({"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"})
+    request = RequestFactory().post("/api/v1/event", body, content_type="application/json")
+    assert request.body == body.encode()  # as a logging or CSRF middleware would
+    response = call_wsgi(get_app(), request, "event")
+    assert response.status_code == 200 and json.loads(response.content)["external_id"] == "v"
+
+
+def test_management_commands_print_one_json_object_each() -> None:
+    User.objects.create_user("ann")
+    out = StringIO()
+    call_command("createapikey", "ann", stdout=out)
+    api_key = json.loads(out.getvalue())["api_key"]
+    assert APIKey.user_for(api_key) == User.objects.get(username="ann").pk
+    out = StringIO()
+    call_command("createlist", "ann", "News", stdout=out)
+    assert json.loads(out.getvalue()) == {"list_id": TrackedList.objects.get(name="News").pk}
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, str(EXAMPLE / "manage.py"), *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.django_db(False)
+def test_migrate_and_runserver_answer_curl_on_a_real_port(tmp_path: Path) -> None:
+    env = {**os.environ, "SITE_DB": str(tmp_path / "site.db"), "OCTETH_TRACKING_DB": str(tmp_path / "events.db"),
+           "DJANGO_SUPERUSER_PASSWORD": "a long password 1"}
+    manage(env, "migrate", "-v0")
+    manage(env, "createsuperuser", "--username", "ann", "--email", "ann@example.com", "--noinput")
+    api_key = json.loads(manage(env, "createapikey", "ann"))["api_key"]
+    list_id = json.loads(manage(env, "createlist", "ann", "News"))["list_id"]
+    url = f"http://127.0.0.1:{free_port()}"
+    server = subprocess.Popen([sys.executable, str(EXAMPLE / "manage.py"), "runserver", "--noreload", url[7:]],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):  # up to about 30 s to start
+            assert server.poll() is None, server.stderr.read()  # type: ignore[union-attr]
+            try:
+                urllib.request.urlopen(url + "/", timeout=5).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        body = json.dumps({"APIKey": api_key, "ListID": list_id, "ID": "v1", "Event": "pageView"}).encode()
+        request = urllib.request.Request(url + "/api/v1/event", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["external_id"] == "v1"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url + "/api/v1/event", data=b"{}"), timeout=10)
+        assert refused.value.code == 401 and json.loads(refused.value.read())["Errors"][0]["Code"] == 99998
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+@pytest.mark.django_db(False)
+def test_the_readme_snippet_is_what_the_example_project_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("## Mount in Django", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = "".join(path.read_text() for path in [
+        EXAMPLE / "tracksite" / "settings.py", EXAMPLE / "tracksite" / "urls.py", EXAMPLE / "members" / "auth.py"])
+    for line in snippet.splitlines():
+        code = line.split("  #")[0].strip()
+        if code.startswith(("OCTETH_TRACKING_", "from ", "class ", "return ")):
+            assert code in example, code
+    assert 'path("api/v1/", include("octeth_tracking.contrib.django"))' in example
+
+
+@pytest.mark.django_db(transaction=True)  # the ASGI handler queries from its own thread
+def test_under_asgi_too(site: DjangoSite) -> None:
+    alice = site.account("alice")
+    body = {"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"}
+    response = asyncio.run(AsyncClient().post("/api/v1/event", json.dumps(body), content_type="application/json"))
+    assert response.status_code == 200 and response.json()["external_id"] == "v"
+    missing = asyncio.run(AsyncClient().post("/api/v1/nope", b"{}", content_type="application/json"))
+    assert missing.status_code == 404 and missing.content == b'{"Errors": [{"Code": 22, "Message": "Not found."}]}'

@@ -1,0 +1,151 @@
+"""The Flask example site: the shared HTTP checks through Flask's test client, its pages, its CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import pytest
+from flask import Flask
+
+from http_checks import CASES, Account, Answer, Case, check
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "examples"))  # as `flask --app examples/flask_app` does
+
+import flask_app  # noqa: E402
+from flask_app import accounts  # noqa: E402
+
+
+def make_app(tmp_path: Path, **options: Any) -> Flask:
+    settings = {f"OCTETH_TRACKING_{name.upper()}": value for name, value in options.items()}
+    return flask_app.create_app({
+        "TESTING": True, "SITE_DB": str(tmp_path / "site.db"),
+        "OCTETH_TRACKING_DB": str(tmp_path / "events.db"), **settings,
+    })
+
+
+class FlaskSite:
+    """The example site behind ``app.test_client()``; accounts in the site's own tables.
+
+    :param app: the site, from ``flask_app.create_app``.
+    """
+
+    def __init__(self, *, app: Flask) -> None:
+        self.app = app
+        self.client = app.test_client()
+
+    def account(self, name: str) -> Account:
+        user_id, api_key = accounts.create_user(self.app.config["SITE_DB"], name)
+        list_id = accounts.create_list(self.app.config["SITE_DB"], user_id, f"{name}'s list")
+        assert list_id is not None
+        return Account(api_key, list_id)
+
+    def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        response = self.client.open(path, method=method, data=body, headers=dict(headers))
+        return Answer(response.status_code, response.headers, response.get_data())
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    made: list[Flask] = []
+
+    def make(**options: Any) -> Flask:
+        made.append(make_app(tmp_path, **options))
+        return made[-1]
+    yield make
+    for app in made:
+        app.extensions["octeth_tracking"].store.close()
+
+
+@pytest.fixture
+def app(make_site: Callable[..., Flask]) -> Flask:
+    return make_site()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_shared_http_checks(make_site: Callable[..., Flask], case: Case) -> None:
+    check(FlaskSite(app=make_site(**case.options)), case)
+
+
+def test_events_go_to_the_configured_store_and_keys_are_stored_as_digests(app: Flask) -> None:
+    site = FlaskSite(app=app)
+    alice = site.account("alice")
+    response = site.client.post("/api/v1/event", json={"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "x"})
+    assert response.status_code == 200
+    assert app.extensions["octeth_tracking"].store.count_events(alice.list_id) == 1
+    assert alice.api_key.encode() not in Path(app.config["SITE_DB"]).read_bytes()
+
+
+def test_the_site_keeps_its_own_pages_and_404(app: Flask) -> None:
+    client = app.test_client()
+    home = client.get("/")
+    assert home.status_code == 200 and b"Example site" in home.data
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+
+def flask_cli(tmp_path: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """``flask --app examples/flask_app ARGS`` from the repository root, the site's files in ``tmp_path``."""
+    env = {"FLASK_SITE_DB": str(tmp_path / "site.db"), "FLASK_OCTETH_TRACKING_DB": str(tmp_path / "events.db")}
+    return [sys.executable, "-m", "flask", "--app", "examples/flask_app", *args], {**os.environ, **env}
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command, env = flask_cli(tmp_path, *args)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_commands_print_one_json_object_each(tmp_path: Path) -> None:
+    created = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)
+    assert created.keys() == {"user_id", "api_key"} and created["user_id"] == 1
+    listed = run_cli(tmp_path, "create-list", "--user-id", "1", "News")
+    assert json.loads(listed.stdout) == {"list_id": 1}
+    missing = run_cli(tmp_path, "create-list", "--user-id", "7", "News")
+    assert missing.returncode != 0 and missing.stdout == "" and "no user with id 7" in missing.stderr
+
+
+def test_flask_run_answers_curl_on_a_real_port(tmp_path: Path) -> None:
+    api_key = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)["api_key"]
+    list_id = json.loads(run_cli(tmp_path, "create-list", "--user-id", "1", "News").stdout)["list_id"]
+    command, env = flask_cli(tmp_path, "run", "--port", "0")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stderr:  # type: ignore[union-attr]
+            match = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+            if match:
+                break
+        else:
+            pytest.fail("flask run did not start")
+        body = json.dumps({"APIKey": api_key, "ListID": list_id, "ID": "v1", "Event": "pageView"}).encode()
+        request = urllib.request.Request(match.group(1) + "/api/v1/event", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+        assert answer["status"] == "success" and answer["external_id"] == "v1"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def test_the_readme_snippet_mounts_the_api_beside_the_sites_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("## Mount in Flask", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # its events.db is relative
+    namespace: dict[str, Any] = {"__name__": "readme_site"}
+    exec(snippet, namespace)
+    request.addfinalizer(namespace["app"].extensions["octeth_tracking"].store.close)
+    client = namespace["app"].test_client()
+    refused = client.post("/api/v1/event", json={"Event": "pageView"})
+    assert refused.status_code == 401 and refused.json == {"Errors": [
+        {"Code": 99998, "Message": "Authentication failure or session expired"}]}
+    assert client.get("/elsewhere").mimetype == "text/html"  # the site's own 404
+    assert (tmp_path / "events.db").exists()
