@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 PAGE = Path(__file__).parent.parent / "docs" / "reliability.md"
 
 FIGURES: Counter[str] = Counter()
+_lock = threading.Lock()  # client threads of the concurrency tests count too
 
 # (figure, what it counts, the test file that counts it), in the page's order.
 ROWS = [
@@ -34,11 +36,14 @@ ROWS = [
     ("crash_stored_once", "of those, stored exactly once after restart", "test_crash.py"),
     ("crash_lost", "acknowledged events lost", "test_crash.py"),
     ("crash_duplicates", "events stored more than once", "test_crash.py"),
+    ("crash_in_flight", "events in flight at a kill (no answer), resent after the restart", "test_crash.py"),
+    ("crash_in_flight_stored_once", "of those, stored exactly once", "test_crash.py"),
     ("crash_integrity_ok", "`PRAGMA integrity_check` = ok after a kill", "test_crash.py"),
     ("retry_requests", "concurrent duplicate requests sent (same UUID, 8 threads at once)", "test_concurrency.py"),
     ("retry_uuids", "distinct UUIDs among them", "test_concurrency.py"),
     ("retry_stored", "events stored for them", "test_concurrency.py"),
-    ("multiprocess_acknowledged", "events acknowledged by 2 processes on one SQLite file", "test_concurrency.py"),
+    ("multiprocess_requests", "requests to 2 processes on one SQLite file (2 `serve`s; gunicorn -w 2), a third retried on the other process", "test_concurrency.py"),
+    ("multiprocess_acknowledged", "distinct events acknowledged by them", "test_concurrency.py"),
     ("multiprocess_stored", "events stored by them", "test_concurrency.py"),
     ("multiprocess_5xx", "5xx answers (any \"database is locked\" would be one)", "test_concurrency.py"),
     ("tenant_cases", "tenant cases checked (endpoint x method x credential, another user's list)", "test_tenants.py"),
@@ -51,7 +56,8 @@ ROWS = [
 def count(name: str, n: int = 1) -> None:
     """Add ``n`` to a figure (``n`` may be 0: the figure was measured and is zero)."""
     assert name in {row[0] for row in ROWS}, name
-    FIGURES[name] += n
+    with _lock:
+        FIGURES[name] += n
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,11 +97,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus != 0 or missing:
         reason = f"figures not counted: {', '.join(missing)}" if missing else "the run did not pass"
         if reporter:
-            reporter.ensure_newline()
+            reporter.write("\n")
             reporter.write_line(f"reliability report NOT written: {reason}", red=True)
         return
     PAGE.parent.mkdir(exist_ok=True)
     PAGE.write_text(render(), encoding="utf-8")
     if reporter:
-        reporter.ensure_newline()
+        reporter.write("\n")
         reporter.write_line(f"reliability report written to {PAGE}", green=True)

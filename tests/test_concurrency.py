@@ -122,6 +122,7 @@ def test_two_processes_on_one_file_store_what_they_acknowledge(tmp_path, kind):
             # Every third event is retried on the other process: a duplicate across processes.
             targets = [servers[(worker + n) % len(servers)]] + ([servers[(worker + n + 1) % len(servers)]] if n % 3 == 0 else [])
             for server in targets:
+                reliability.count("multiprocess_requests")
                 try:
                     status, answer = server.event({**body, "UUID": event_uuid}, timeout=60)
                 except (OSError, http.client.HTTPException) as error:

@@ -115,6 +115,8 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path):
     finally:
         server.stop()
     counts = stored_counts(db)
+    reliability.count("crash_in_flight", len(unknown))
+    reliability.count("crash_in_flight_stored_once", sum(counts.get(u) == 1 for u in unknown))
     assert all(counts[u] == 1 for u in all_acknowledged + unknown)
     assert sum(counts.values()) == len(set(all_acknowledged + unknown))
     assert integrity(db) == "ok"
