@@ -76,7 +76,7 @@ class TrackingApp:
     :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).
     :param max_property_name_length: longest property name; ``None``: schema's (255).
     :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
-    :param max_string_length: longest string anywhere in ``Properties``; ``None``: schema's (8192).
+    :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
 
     Usage::
 
