@@ -77,7 +77,7 @@ class TrackingApp:
     :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).
     :param max_property_name_length: longest property name; ``None``: schema's (255).
     :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
-    :param max_string_length: longest string anywhere in ``Properties``; ``None``: schema's (8192).
+    :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
 
     Usage::
 
@@ -176,8 +176,15 @@ class TrackingApp:
         if declared and declared.isdigit() and int(declared) > self.max_body_size:
             raise BodyTooLarge()
         try:
-            stream = get_input_stream(environ, max_content_length=self.max_body_size)
+            # One byte past the limit tells an over-long chunked body from one exactly at it;
+            # a read may return less than asked (a chunk at a time), so read until EOF or past it.
+            stream = get_input_stream(environ, max_content_length=self.max_body_size + 1)
             data = stream.read(self.max_body_size + 1)
+            while 0 < len(data) <= self.max_body_size:
+                more = stream.read(self.max_body_size + 1 - len(data))
+                if not more:
+                    break
+                data += more
         except RequestEntityTooLarge:
             raise BodyTooLarge() from None
         except (ClientDisconnected, OSError, ValueError):

@@ -23,10 +23,13 @@ class MemoryRateLimiter:
     """A fixed window per key, in this process's memory.
 
     :param clock: seconds, monotonic; tests pass their own to step across a window's edge.
+    :param max_windows: how many keys are kept before ended windows are dropped.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_windows: int = 100_000) -> None:
         self.clock = clock
+        self.max_windows = max_windows
+        self._prune_at = max_windows
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
@@ -39,8 +42,10 @@ class MemoryRateLimiter:
             if count >= limit:
                 return start + window - now
             self._windows[key] = (start, count + 1)
-            if len(self._windows) > 100_000:  # keep memory bounded: drop windows that ended
+            if len(self._windows) > self._prune_at:  # keep memory bounded: drop windows that ended
                 self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window}
+                # Many live windows: wait until they double before scanning again (amortised O(1) per hit).
+                self._prune_at = max(self.max_windows, 2 * len(self._windows))
             return None
 
     def status(self) -> str:

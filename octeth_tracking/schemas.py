@@ -55,7 +55,9 @@ def _max_depth(validator: Any, limit: int, instance: Any, schema: Any) -> Iterat
 
 
 def _max_string_length(validator: Any, limit: int, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if any(isinstance(node, str) and len(node) > limit for node in _nodes(instance)):
+    # The object's own names have their own limit (max_property_name_length); nested names do not.
+    nodes = _nodes(list(instance.values()) if isinstance(instance, dict) else instance)
+    if any(isinstance(node, str) and len(node) > limit for node in nodes):
         yield ValidationError(f"holds a string longer than {limit} characters")
 
 

@@ -13,6 +13,9 @@ from werkzeug.test import Client, TestResponse
 from octeth_tracking import SQLiteStore, Store, TrackingApp, create_app
 from services import pg_schema, pytest_terminal_summary  # noqa: F401 (a hook: it prints skipped services)
 
+# Figures for docs/reliability.md (`pytest --reliability-report`).
+pytest_plugins = ["reliability"]
+
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "reference_examples.json").read_text())
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
-import sys
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 from octeth_tracking.cli import main
+from servers import Server
 
 
 def run(capsys, *argv):
@@ -45,37 +41,6 @@ def test_errors_go_to_stderr_with_nonzero_status(capsys, tmp_path):
     assert captured.out == "" and "no user with id 7" in captured.err
     assert main(["properties", "--list-id", "7", "--db", db]) == 1
     assert json.loads(capsys.readouterr().out)["Errors"][0]["Code"] == 3
-
-
-class Server:
-    """``python -m octeth_tracking [ARGS]`` in a subprocess, on a free loopback port."""
-
-    def __init__(self, cwd: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "octeth_tracking", *args],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for line in self.process.stderr:  # type: ignore[union-attr]
-            match = re.search(r"on (http://\S+)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        else:
-            raise RuntimeError("the server did not start: " + self.process.stdout.read())  # type: ignore[union-attr]
-
-    def post(self, path: str, body: bytes, method: str = "POST") -> tuple[int, dict]:
-        request = urllib.request.Request(self.url + path, data=body, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def stop(self) -> str:
-        self.process.terminate()
-        _, err = self.process.communicate(timeout=10)
-        return err
 
 
 def test_no_arguments_creates_an_account_and_prints_a_curl_that_works(tmp_path):

@@ -1,0 +1,86 @@
+"""Nobody in: another user's list answers exactly as a list that does not exist, and nothing is written.
+
+One row per endpoint x method x way to authenticate; a test checks that the table
+covers every route and method in ``app.ROUTES``, so a new endpoint must join it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+import reliability
+from conftest import make_account
+from octeth_tracking import create_app
+from octeth_tracking.app import ROUTES
+
+EVENT, PROPERTIES = "/event", "/website_events.properties"
+CREDENTIALS = ("body-apikey", "body-session", "bearer")
+NO_SUCH_LIST = 987654
+TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions")
+
+# (path, method, how the credential travels, the 422 code of an unknown list)
+CASES = [
+    pytest.param(path, method, way, code, id=f"{path[1:]}-{method}-{way}")
+    for path, method, code in [(EVENT, "POST", 4), (PROPERTIES, "POST", 3), (PROPERTIES, "GET", 3), (PROPERTIES, "HEAD", 3)]
+    for way in CREDENTIALS
+]
+
+
+def test_table_covers_every_route_method_and_credential():
+    covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES}
+    expected = {(path, method, way) for path, (_, methods) in ROUTES.items() for method in methods for way in CREDENTIALS}
+    assert covered == expected
+
+
+def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int) -> TestResponse:
+    params: dict[str, Any] = {"ListID": list_id}
+    if path == EVENT:
+        params.update(Event="pageView", ID="visitor-1", Properties={"probe": 1})
+    headers = {}
+    if way == "bearer":
+        headers["Authorization"] = f"Bearer {secret}"
+    else:
+        params["APIKey" if way == "body-apikey" else "SessionID"] = secret
+    url = "/api/v1" + path
+    if method == "POST":
+        return client.post(url, json=params, headers=headers)
+    return client.open(url + "?" + urlencode(params), method=method, headers=headers)
+
+
+def footprint(path: str, store: Any, list_ids: list[int]) -> tuple[Any, ...]:
+    db = sqlite3.connect(path)
+    try:
+        counts = tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES)
+    finally:
+        db.close()
+    return counts + tuple(repr(store.properties(list_id)) for list_id in list_ids)
+
+
+@pytest.mark.parametrize("path, method, way, code", CASES)
+def test_another_users_list_is_indistinguishable_from_none(store, path, method, way, code):
+    alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    client = Client(create_app(store=store))
+    # Bob's list holds data: a leak would show it, a write would change it.
+    assert call(client, EVENT, "POST", "body-apikey", bob.api_key, bob.list_id).status_code == 200
+    secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+
+    before = footprint(store.path, store, [alice.list_id, bob.list_id])
+    on_bobs = call(client, path, method, way, secret, bob.list_id)
+    on_none = call(client, path, method, way, secret, NO_SUCH_LIST)
+    after = footprint(store.path, store, [alice.list_id, bob.list_id])
+
+    reliability.count("tenant_cases")
+    reliability.count("tenant_writes", after != before)
+    assert on_bobs.status_code == on_none.status_code == 422
+    assert on_bobs.get_data() == on_none.get_data()
+    assert dict(on_bobs.headers) == dict(on_none.headers)
+    if method != "HEAD":
+        assert [error["Code"] for error in on_bobs.get_json()["Errors"]] == [code]
+    assert after == before
+    # The same credential on Alice's own list works: the refusal above is about the list, not the credential.
+    assert call(client, path, method, way, secret, alice.list_id).status_code == 200
