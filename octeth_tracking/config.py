@@ -60,6 +60,27 @@ def redis_limiter(url: str, prefix: str | None = None) -> Any:
     return RedisRateLimiter(url, prefix=prefix) if prefix else RedisRateLimiter(url)
 
 
+def app_from_settings(settings: Mapping[str, Any], *, parse: bool = False, **arguments: Any) -> TrackingApp:
+    """A :class:`TrackingApp` from ``OCTETH_TRACKING_*`` settings; ``arguments`` win over them.
+
+    Beside ``TrackingApp``'s own arguments, three settings choose the objects it is built
+    on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``), ``OCTETH_TRACKING_REDIS``
+    and ``OCTETH_TRACKING_REDIS_PREFIX`` (a Redis rate limiter shared by every process).
+    ``create_app`` reads them from the environment, ``contrib.flask`` from ``app.config``,
+    ``contrib.django`` from Django's settings.
+
+    :param settings: the ``OCTETH_TRACKING_*`` names and their values.
+    :param parse: values are text to read as JSON literals (the environment's case).
+    :param arguments: ``TrackingApp`` arguments, objects included (``store``, ``authenticator``, ...).
+    """
+    options = {**options_from(settings, parse), **{k: v for k, v in arguments.items() if v is not None}}
+    redis = settings.get(PREFIX + "REDIS")
+    if redis and "rate_limiter" not in options:
+        options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
+    store = options.pop("store", None) or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB))
+    return TrackingApp(store=store, **options)
+
+
 def create_app(
     db: str | None = None,
     prefix: str | None = None,
@@ -82,12 +103,7 @@ def create_app(
 
     ``gunicorn 'octeth_tracking:create_app()'`` serves ``/api/v1/event``.
     """
-    options = {**options_from(os.environ, parse=True), **options}
-    db = db or os.environ.get(PREFIX + "DB") or DEFAULT_DB
-    if prefix is None:
-        prefix = os.environ.get(PREFIX + "PREFIX", "/api/v1")
-    redis = redis or os.environ.get(PREFIX + "REDIS")
-    if redis and not options.get("rate_limiter"):
-        options["rate_limiter"] = redis_limiter(redis, redis_prefix or os.environ.get(PREFIX + "REDIS_PREFIX"))
-    store = options.pop("store", None) or open_store(db)
-    return mount(TrackingApp(store=store, **options), prefix)
+    given = {"DB": db, "PREFIX": prefix, "REDIS": redis, "REDIS_PREFIX": redis_prefix}
+    settings = {**os.environ, **{PREFIX + name: value for name, value in given.items() if value is not None}}
+    app = app_from_settings(settings, parse=True, **options)
+    return mount(app, settings.get(PREFIX + "PREFIX", "/api/v1"))

@@ -33,8 +33,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from ..app import TrackingApp
-from ..config import PREFIX, options_from
-from ..storage import DEFAULT_DB, open_store
+from ..config import PREFIX, app_from_settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -52,12 +51,12 @@ _app: TrackingApp | None = None
 def build_app() -> TrackingApp:
     """A :class:`TrackingApp` from the ``OCTETH_TRACKING_*`` settings."""
     found = {name: getattr(settings, name) for name in dir(settings) if name.startswith(PREFIX)}
-    options: dict[str, Any] = options_from(found)
+    objects: dict[str, Any] = {}
     for name in OBJECT_SETTINGS:
         value = found.get(PREFIX + name.upper())
         if value is not None:
-            options[name] = import_string(value)() if isinstance(value, str) else value
-    return TrackingApp(store=open_store(str(found.get(PREFIX + "DB") or DEFAULT_DB)), **options)
+            objects[name] = import_string(value)() if isinstance(value, str) else value
+    return app_from_settings(found, **objects)
 
 
 def get_app() -> TrackingApp:

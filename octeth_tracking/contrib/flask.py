@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from ..app import TrackingApp
-from ..config import PREFIX, options_from
-from ..storage import DEFAULT_DB, open_store
+from ..config import PREFIX, app_from_settings
+from ..storage import DEFAULT_DB
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -51,17 +51,13 @@ def init_app(
     :param authenticator: the site's own accounts; default: accounts kept in the event store.
     :param store: where events go; default: ``open_store(app.config["OCTETH_TRACKING_DB"])``,
         else ``octeth_tracking.db`` in the instance folder.
-    :param rate_limiter: default: in process memory.
+    :param rate_limiter: default: Redis if ``OCTETH_TRACKING_REDIS`` is set, else in process memory.
     """
-    if store is None:
-        db = app.config.get(PREFIX + "DB")
-        if not db:
-            os.makedirs(app.instance_path, exist_ok=True)
-            db = os.path.join(app.instance_path, DEFAULT_DB)
-        store = open_store(db)
-    tracking = TrackingApp(
-        store=store, authenticator=authenticator, rate_limiter=rate_limiter, **options_from(app.config)
-    )
+    settings = dict(app.config)
+    if store is None and not settings.get(PREFIX + "DB"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
+    tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {url_prefix.rstrip("/"): tracking})  # type: ignore[method-assign]
     app.extensions[EXTENSION] = tracking
     return tracking
