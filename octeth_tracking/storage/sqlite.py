@@ -21,6 +21,7 @@ import uuid as uuid_module
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import orjson
 from sqlite_utils import Database
 
 from ..errors import StoreUnavailable
@@ -98,6 +99,30 @@ _LINKED_EMAIL = (
 )
 
 
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
+    " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# What a failed event costs its own job (a savepoint), rather than the whole batch.
+_JOB_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError, TypeError)
+
+
+def _dumps(properties: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(properties).decode()
+    except TypeError:  # an integer past 64 bits, say: the json module writes anything JSON can hold
+        return json.dumps(properties)
+
+
+def _registry_pairs(events: Iterable[Event]) -> set[tuple[int, str, str | None]]:
+    pairs: set[tuple[int, str, str | None]] = set()
+    for event in events:
+        pairs.add((event.list_id, event.event, None))
+        pairs.update((event.list_id, event.event, prop) for prop in event.properties)
+    return pairs
+
+
 def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
     """Write events inside the caller's transaction; returns receipts and registry pairs."""
     receipts = []
@@ -109,10 +134,9 @@ def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tup
             row = conn.execute(_LINKED_EMAIL, (event.list_id, event.external_id)).fetchone()
             linked = row[0] if row else None
         sent = identify or (event.email is not None and linked != event.email)
-        properties = json.dumps(event.properties)
+        properties = _dumps(event.properties)
         inserted = conn.execute(
-            "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
-            " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_EVENT,
             (event.list_id, event.uuid, event.external_id, event.event, event.email, properties, sent, now),
         ).rowcount
         if not inserted:
@@ -334,16 +358,46 @@ class SQLiteStore:
         for job in jobs:
             job.done.set()
 
+    @staticmethod
+    def _write_plain(conn: sqlite3.Connection, jobs: list[_Job], now: float) -> bool:
+        """Write the events that carry no email with one ``executemany``, if none is a duplicate.
+
+        Such an event touches only the events table, so the whole batch is one
+        statement. Any surprise (a duplicate uuid, a bad value) undoes it, and the
+        event-by-event path decides instead.
+        """
+        rows = [
+            (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
+            for job in jobs for e in job.events
+        ]
+        conn.execute("SAVEPOINT plain")
+        try:
+            written = conn.executemany(_INSERT_EVENT, rows).rowcount == len(rows)
+        except _JOB_ERRORS:
+            written = False
+        if written:
+            for job in jobs:
+                job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+        else:
+            conn.execute("ROLLBACK TO plain")
+        conn.execute("RELEASE plain")
+        return written
+
     def _commit_once(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         now = time.time()
         pairs: set[tuple[int, str, str | None]] = set()
         conn.execute("BEGIN IMMEDIATE")
+        plain = [job for job in jobs if all(event.email is None for event in job.events)]
+        if plain and self._write_plain(conn, plain, now):
+            pairs = _registry_pairs(event for job in plain for event in job.events)
+            written = {id(job) for job in plain}
+            jobs = [job for job in jobs if id(job) not in written]
         for job in jobs:
             # A savepoint per job: one job's failure must not undo the others in the batch.
             conn.execute("SAVEPOINT job")
             try:
                 job.receipts, job_pairs = _write(conn, job.events, now)
-            except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError) as error:
+            except _JOB_ERRORS as error:
                 conn.execute("ROLLBACK TO job")
                 job.error = error
             else:
