@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -55,6 +56,33 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
+
+
+def _shape(value: Any) -> tuple[int, int]:
+    """(nesting depth, longest string, dict keys included) of a dict or list, in one pass, no recursion.
+
+    The depth counts as ``_depth_exceeds`` does: ``value`` itself is level 1.
+    """
+    depth = longest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > depth:
+            depth = level
+        if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and len(key) > longest:
+                    longest = len(key)
+            children = node.values()
+        else:
+            children = node
+        for child in children:
+            if isinstance(child, str):
+                if len(child) > longest:
+                    longest = len(child)
+            elif isinstance(child, (dict, list)):
+                stack.append((child, level + 1))
+    return depth, longest
 
 
 def _string_too_long(value: Any, limit: int) -> bool:
@@ -173,10 +201,10 @@ class BodySchema:
         self._list_id_validator = _Validator(self.schema["properties"]["listid"])
         self._fast = _compile(self.schema)
         self._fast_list_id = _compile(self.schema["properties"]["listid"])
-        self._custom = [
-            (path[0], _depth_exceeds if key == "x-octeth-max-depth" else _string_too_long, limit)
-            for path, key, limit in _custom_rules(self.schema)
-        ]
+        # name -> (deepest allowed, longest string allowed), from the custom keywords on it.
+        self._custom: dict[str, list[float]] = {}
+        for (name,), key, limit in _custom_rules(self.schema):
+            self._custom.setdefault(name, [math.inf, math.inf])[key == "x-octeth-max-string-length"] = limit
         self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
 
     def error(self, code: int) -> tuple[int, str]:
@@ -188,9 +216,13 @@ class BodySchema:
             self._fast(body)
         except fastjsonschema.JsonSchemaException:
             return False
-        for name, exceeds, limit in self._custom:
+        for name, (max_depth, max_string) in self._custom.items():
             value = body.get(name)
-            if isinstance(value, (dict, list)) and exceeds(value, limit):
+            if isinstance(value, (dict, list)):
+                depth, longest = _shape(value)
+                if depth > max_depth or longest > max_string:
+                    return False
+            elif isinstance(value, str) and len(value) > max_string:
                 return False
         return True
 

@@ -178,13 +178,20 @@ class SQLiteStore:
     :param busy_timeout: seconds a write waits for another process's lock before the
         request gets a 503 (nothing stored, safe to retry).
     :param max_batch: most events in one group commit.
+    :param max_registered: most registry pairs the writer remembers as stored (to skip
+        re-inserting them); it starts afresh when full.
     """
 
-    def __init__(self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000) -> None:
+    def __init__(
+        self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000,
+        max_registered: int = 100_000,
+    ) -> None:
         path = str(path)
         self.path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
         self.busy_timeout = busy_timeout
         self.max_batch = max_batch
+        self.max_registered = max_registered
+        self._registered: set[tuple[int, str, str | None]] = set()
         conn = _connect(self.path, busy_timeout)
         try:
             migrate(conn)
@@ -309,6 +316,7 @@ class SQLiteStore:
         with self._start_lock:
             if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
                 self._queue = queue.SimpleQueue()
+                self._registered = set()
                 self._writer = threading.Thread(target=self._write_forever, name="octeth-writer", daemon=True)
                 self._writer.start()
                 self._writer_pid = os.getpid()
@@ -403,15 +411,21 @@ class SQLiteStore:
             else:
                 pairs |= job_pairs
             conn.execute("RELEASE job")
-        conn.executemany(
-            "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
-            {(list_id, name) for list_id, name, prop in pairs if prop is None},
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO event_properties (list_id, event, property) VALUES (?, ?, ?)",
-            [pair for pair in pairs if pair[2] is not None],
-        )
+        # Pairs this writer has committed before are in the registry already (it only grows).
+        pairs -= self._registered
+        if pairs:
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
+                {(list_id, name) for list_id, name, prop in pairs if prop is None},
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_properties (list_id, event, property) VALUES (?, ?, ?)",
+                [pair for pair in pairs if pair[2] is not None],
+            )
         conn.execute("COMMIT")
+        if len(self._registered) + len(pairs) > self.max_registered:
+            self._registered = set()
+        self._registered |= pairs
 
     def close(self) -> None:
         if self._writer is not None and self._writer_pid == os.getpid():
