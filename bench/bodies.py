@@ -31,30 +31,31 @@ BROWSER_PROPERTIES: dict[str, Any] = {
 CUSTOM_EVENTS = ["addToCart", "signup", "videoPlay", "search", "test"]
 
 
-def _properties(rng: random.Random) -> dict[str, Any]:
-    names = rng.sample(sorted(BROWSER_PROPERTIES), rng.randint(5, 30))
-    return {name: BROWSER_PROPERTIES[name] for name in names}
+def _properties(rng: random.Random, required: dict[str, Any]) -> dict[str, Any]:
+    """5 to 30 properties in all, ``required`` ones included."""
+    names = rng.sample(sorted(BROWSER_PROPERTIES), rng.randint(5, 30) - len(required))
+    return {**{name: BROWSER_PROPERTIES[name] for name in names}, **required}
 
 
 def body(rng: random.Random, api_key: str, list_id: int, index: int) -> dict[str, Any]:
     """One body (without its UUID): 70 % page views, 15 % custom, 10 % conversions, 5 % identify."""
     roll = rng.random()
     visitor = f"visitor-{rng.randint(1, 50_000)}"
-    properties = _properties(rng)
     result: dict[str, Any] = {"APIKey": api_key, "ListID": list_id, "ID": visitor}
+    required: dict[str, Any] = {}
     if roll < 0.70:
         result["Event"] = "pageView"
     elif roll < 0.85:
         result["Event"] = rng.choice(CUSTOM_EVENTS)
     elif roll < 0.95:
         result["Event"] = "conversion"
-        properties.update({"conversion-id": f"order-{index}", "conversion-name": "purchase",
-                           "conversion-value": round(rng.uniform(5, 500), 2)})
+        required = {"conversion-id": f"order-{index}", "conversion-name": "purchase",
+                    "conversion-value": round(rng.uniform(5, 500), 2)}
     else:
         result["Event"] = "identify"
         result["Email"] = f"{visitor}@example.com"
-        properties.update({"firstName": "Ada", "lastName": "Lovelace"})
-    result["Properties"] = properties
+        required = {"firstName": "Ada", "lastName": "Lovelace"}
+    result["Properties"] = _properties(rng, required)
     return result
 
 
