@@ -155,12 +155,47 @@ def _dumps(properties: dict[str, Any]) -> str:
         return json.dumps(properties)
 
 
-def _registry_pairs(events: Iterable[Event]) -> set[tuple[int, str, str | None]]:
-    pairs: set[tuple[int, str, str | None]] = set()
-    for event in events:
-        pairs.add((event.list_id, event.event, None))
-        pairs.update((event.list_id, event.event, prop) for prop in event.properties)
-    return pairs
+class _Registered:
+    """The registry pairs this process's writer has committed: (list, event) -> property names.
+
+    The registry only grows, so a pair seen committed needs no INSERT again.
+
+    :param limit: most property names remembered; it starts afresh when full.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.names: dict[tuple[int, str], set[str]] = {}
+        self.size = 0
+
+    def new_pairs(self, events: Iterable[Event]) -> set[tuple[int, str, str | None]]:
+        """The (list, event, property or None) pairs of ``events`` not known to be committed."""
+        pairs: set[tuple[int, str, str | None]] = set()
+        for event in events:
+            known = self.names.get((event.list_id, event.event))
+            if known is None:
+                pairs.add((event.list_id, event.event, None))
+                pairs.update((event.list_id, event.event, name) for name in event.properties)
+            elif not known.issuperset(event.properties):
+                pairs.update((event.list_id, event.event, name) for name in event.properties if name not in known)
+        return pairs
+
+    def unknown(self, pairs: set[tuple[int, str, str | None]]) -> set[tuple[int, str, str | None]]:
+        names = self.names
+        return {
+            pair for pair in pairs
+            if (known := names.get((pair[0], pair[1]))) is None or (pair[2] is not None and pair[2] not in known)
+        }
+
+    def add(self, pairs: set[tuple[int, str, str | None]]) -> None:
+        """Remember ``pairs``, once their transaction has committed."""
+        if self.size + len(pairs) > self.limit:
+            self.names, self.size = {}, 0
+        for list_id, event, name in pairs:
+            known = self.names.setdefault((list_id, event), set())
+            if name is not None:
+                known.add(name)
+        self.size += len(pairs)
 
 
 def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
@@ -232,7 +267,7 @@ class SQLiteStore:
         self.max_batch = max_batch
         self.max_registered = max_registered
         self.checkpoint_every = 100  # commits between checkpoints of the WAL
-        self._registered: set[tuple[int, str, str | None]] = set()
+        self._registered = _Registered(max_registered)
         conn = _connect(self.path, busy_timeout)
         try:
             migrate(conn)
@@ -357,7 +392,7 @@ class SQLiteStore:
         with self._start_lock:
             if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
                 self._queue = queue.SimpleQueue()
-                self._registered = set()
+                self._registered = _Registered(self.max_registered)
                 self._writer = threading.Thread(target=self._write_forever, name="octeth-writer", daemon=True)
                 self._writer.start()
                 self._writer_pid = os.getpid()
@@ -469,7 +504,7 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         plain = [job for job in jobs if all(event.email is None for event in job.events)]
         if plain and self._write_plain(conn, plain, now):
-            pairs = _registry_pairs(event for job in plain for event in job.events)
+            pairs = self._registered.new_pairs(event for job in plain for event in job.events)
             written = {id(job) for job in plain}
             jobs = [job for job in jobs if id(job) not in written]
         for job in jobs:
@@ -484,7 +519,7 @@ class SQLiteStore:
                 pairs |= job_pairs
             conn.execute("RELEASE job")
         # Pairs this writer has committed before are in the registry already (it only grows).
-        pairs -= self._registered
+        pairs = self._registered.unknown(pairs)
         if pairs:
             conn.executemany(
                 "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
@@ -495,9 +530,7 @@ class SQLiteStore:
                 [pair for pair in pairs if pair[2] is not None],
             )
         conn.execute("COMMIT")
-        if len(self._registered) + len(pairs) > self.max_registered:
-            self._registered = set()
-        self._registered |= pairs
+        self._registered.add(pairs)
 
     def close(self) -> None:
         if self._writer is not None and self._writer_pid == os.getpid():
