@@ -478,14 +478,15 @@ class SQLiteStore:
         """Write the events that carry no email with one ``executemany``, if none is a duplicate.
 
         Such an event touches only the events table, so the whole batch is one
-        statement. Any surprise (a duplicate uuid, a bad value) undoes it, and the
-        event-by-event path decides instead.
+        statement, the first of the transaction. Any surprise (a duplicate uuid, a bad
+        value) rolls the transaction back, and the event-by-event path decides instead.
+        (No savepoint: every statement costs the writer the GIL again, behind the
+        request threads.)
         """
         rows = [
             (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
             for job in jobs for e in job.events
         ]
-        conn.execute("SAVEPOINT plain")
         try:
             written = conn.executemany(_INSERT_EVENT, rows).rowcount == len(rows)
         except _JOB_ERRORS:
@@ -494,8 +495,7 @@ class SQLiteStore:
             for job in jobs:
                 job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
         else:
-            conn.execute("ROLLBACK TO plain")
-        conn.execute("RELEASE plain")
+            conn.execute("ROLLBACK")
         return written
 
     def _commit_once(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
@@ -507,6 +507,8 @@ class SQLiteStore:
             pairs = self._registered.new_pairs(event for job in plain for event in job.events)
             written = {id(job) for job in plain}
             jobs = [job for job in jobs if id(job) not in written]
+        elif plain:
+            conn.execute("BEGIN IMMEDIATE")  # afresh, after the fast path's rollback
         for job in jobs:
             # A savepoint per job: one job's failure must not undo the others in the batch.
             conn.execute("SAVEPOINT job")
