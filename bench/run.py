@@ -168,12 +168,14 @@ def bench_server(server: str, args: argparse.Namespace, workdir: Path, log) -> d
             run += 1
             target.acknowledged += load(target.url, bodies, run, args.connections, args.warmup, args.generator)["acknowledged"]
         rss_start = {name: t.rss_mb() for name, t in targets.items()}
+        rss_rounds: dict[str, list[float]] = {name: [] for name in targets}
         for round_ in range(1, args.rounds + 1):
             for name, target in targets.items():
                 run += 1
                 result = load(target.url, bodies, run, args.connections, args.duration, args.generator)
                 target.acknowledged += result["acknowledged"]
                 target.results.append(result)
+                rss_rounds[name].append(round(sum(target.rss_mb()), 1))
                 log(f"  {server} round {round_} {name} {TARGETS[name]:8} {result['rps']:8.0f} req/s"
                     f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms  errors {result['errors']}")
         rss_end = {name: t.rss_mb() for name, t in targets.items()}
@@ -190,7 +192,7 @@ def bench_server(server: str, args: argparse.Namespace, workdir: Path, log) -> d
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
             "errors": sum(r["errors"] for r in results),
             "acknowledged": target.acknowledged, "stored": stored, "events_per_commit": per_commit,
-            "rss_start": rss_start[name], "rss_end": rss_end[name],
+            "rss_start": rss_start[name], "rss_end": rss_end[name], "rss_rounds": rss_rounds[name],
             "rounds": [round(r["rps"]) for r in results], "generator": results[0]["generator"],
         }
     return summary
@@ -249,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
     args.duration = args.duration or (4 if args.quick else 10)
-    args.warmup = args.warmup or (1 if args.quick else 3)
+    # Long enough for the SQLite page caches and the server's thread pools to fill.
+    args.warmup = args.warmup or (2 if args.quick else 10)
     args.out = args.out or (BENCH / ".cache" / "performance-quick.md" if args.quick else ROOT / "docs" / "performance.md")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [10_000, 100_000] if args.quick else [10_000, 1_000_000, 10_000_000])
