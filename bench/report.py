@@ -99,12 +99,12 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         p99 = a["p99_ms"] / b["p99_ms"] if b["p99_ms"] else float("inf")
         verdicts += [
             (ab >= min_ab, f"{server}: a/b = {ab:.2f} (target ≥ {min_ab})"),
-            (ac >= min_ac, f"{server}: a/c = {ac:.1f} (target ≥ {min_ac:g})"),
+            (ac >= min_ac, f"{server}: a/c = {ac:.2f} (target ≥ {min_ac:g})"),
             (p99 <= 3, f"{server}: p99 of a = {p99:.1f}× the ceiling's (target ≤ 3×)"),
         ]
         growth = max((end / start - 1 for start, end in zip(a["rss_start"], a["rss_end"])), default=float("nan"))
         verdicts.append((growth <= 0.10, f"{server}: memory per worker of a grew {growth:+.0%} after warm-up (target ≤ +10 %)"))
-        log(f"{server}: a/b = {ab:.2f}, a/c = {ac:.1f}, p99 a/b = {p99:.1f}, events per commit {a['events_per_commit'] or 0:.1f}")
+        log(f"{server}: a/b = {ab:.2f}, a/c = {ac:.2f}, p99 a/b = {p99:.1f}, events per commit {a['events_per_commit'] or 0:.1f}")
     lines += ["", "Rounds (req/s, in order; then the workers' total RSS in MB after warm-up and after each round):", ""]
     for server, rows in report["servers"].items():
         for target in "abc":

@@ -143,11 +143,7 @@ def _serve_granian(db: str, host: str, port: int, prefix: str, workers: int) -> 
         return 1
     print(f"Serving the Event Tracking API on http://{host}:{port}{prefix}"
           f" (granian, {workers} worker{'s' if workers > 1 else ''}; press Ctrl-C to stop)", file=sys.stderr, flush=True)
-    while True:
-        try:
-            return 0 if process.wait() in (0, -signal.SIGTERM, -signal.SIGINT) else 1
-        except KeyboardInterrupt:
-            continue
+    return 0 if process.wait() in (0, -signal.SIGTERM, -signal.SIGINT) else 1
 
 
 def _serve_werkzeug(store: Store, host: str, port: int, prefix: str, first_run: bool) -> int:

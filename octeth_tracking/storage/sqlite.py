@@ -399,12 +399,11 @@ class SQLiteStore:
 
     def _write_forever(self) -> None:
         conn = _connect(self.path, self.busy_timeout)
-        # Checkpoints run beside the commits, in their own thread, not inside one of them.
+        # Checkpoints happen in our turn, after a commit whose requests are already
+        # answered, and with no other writer appending meanwhile: so each completes, and
+        # the next commit starts the WAL afresh (a checkpoint beside the commits of other
+        # processes never catches up, and the WAL grows without end).
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        checkpoint, stopping = threading.Event(), threading.Event()
-        threading.Thread(
-            target=self._checkpoint_forever, args=(checkpoint, stopping), name="octeth-checkpoint", daemon=True
-        ).start()
         turn = _WriterTurn(self.path)
         jobs_queue = self._queue
         commits = 0
@@ -413,8 +412,6 @@ class SQLiteStore:
             if job is None:
                 conn.close()
                 turn.close()
-                stopping.set()
-                checkpoint.set()
                 return
             with turn:  # the batch is taken once it is our turn: what arrived meanwhile joins it
                 jobs, count = [job], len(job.events)
@@ -429,25 +426,12 @@ class SQLiteStore:
                     jobs.append(job)
                     count += len(job.events)
                 self._commit(conn, jobs)
-            commits += 1
-            if commits % self.checkpoint_every == 0:
-                checkpoint.set()
-
-    def _checkpoint_forever(self, wanted: threading.Event, stopping: threading.Event) -> None:
-        """Copy the WAL into the database when the writer asks; PASSIVE never blocks a commit."""
-        conn = _connect(self.path, self.busy_timeout)
-        try:
-            while True:
-                wanted.wait()
-                wanted.clear()
-                if stopping.is_set():
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError:
-                    pass  # busy with another process's checkpoint: the next one catches up
-        finally:
-            conn.close()
+                commits += 1
+                if commits % self.checkpoint_every == 0:
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.OperationalError:
+                        pass  # another process's checkpoint is running: the next one catches up
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         deadline = time.monotonic() + self.busy_timeout
