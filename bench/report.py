@@ -146,7 +146,7 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         " milliseconds) and each takes its batch when its turn comes. Requests per commit are bounded by the requests"
         " in flight per worker: at most 8 under gunicorn's 8 threads, about half the connections under granian."
         " Under gunicorn the 16 threads spend most of each request waiting for a commit, which caps throughput"
-        " whatever the per-request CPU; more threads per worker (`--threads 32`) raise it.",
+        " whatever the per-request CPU.",
         "- Per request in Python: orjson parse and a digit-run check (~3 µs), the compiled validator and the"
         " depth/length walk (~12 µs for 5-30 properties), a cached key and list-owner look-up, handing the event to"
         " the writer and being woken (two thread switches, each contending for the GIL), the answer via orjson."
