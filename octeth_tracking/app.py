@@ -16,13 +16,14 @@ import uuid as uuid_module
 from typing import TYPE_CHECKING, Any, Hashable, Iterable
 from urllib.parse import parse_qsl
 
+import orjson
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
 from .auth import Authenticator, StoreAuthenticator
 from .errors import (
-    APIError, AuthenticationFailed, BodyTooLarge, InternalError, InvalidJSON, InvalidParameters,
+    APIError, AuthenticationFailed, json_body, BodyTooLarge, InternalError, InvalidJSON, InvalidParameters,
     MethodNotAllowed, NotAnObject, NotFound, RateLimited,
 )
 from .ratelimit import MemoryRateLimiter, RateLimiter
@@ -43,6 +44,10 @@ ROUTES = {
 }
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# orjson reads an integer past 64 bits as a float: a body with a run of 19 digits takes
+# the json module's path. (Mapping every digit to "0" and searching is 5x faster than a regex.)
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 
 
 def _finite_float(text: str) -> float:
@@ -57,7 +62,23 @@ def _reject_constant(name: str) -> None:
 
 
 def _json(body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body), mimetype="application/json")
+    return Response(json_body(body), mimetype="application/json")
+
+
+class _Success:
+    """A 200 JSON answer to a POST, without the machinery of werkzeug's ``Response`` (the hot path).
+
+    :param body: the JSON object to send.
+    """
+
+    status_code = 200
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = json_body(body)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))])
+        return [self.body]
 
 
 class TrackingApp:
@@ -72,6 +93,8 @@ class TrackingApp:
     :param event_rate_limit: requests per window per user to ``/event``; 0 switches it off.
     :param properties_rate_limit: the same for ``website_events.properties``.
     :param rate_limit_window: the window, in seconds.
+    :param auth_cache_ttl: seconds the default authenticator remembers a found API key and a
+        list's owner (so a revoked key works that long at most); 0 switches it off.
     :param max_body_size: bytes; a larger body gets 413 and is not read.
     :param max_event_length: longest event name; ``None`` keeps the schema's (255).
     :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).
@@ -94,6 +117,7 @@ class TrackingApp:
         event_rate_limit: int = 5000,
         properties_rate_limit: int = 100,
         rate_limit_window: float = 60.0,
+        auth_cache_ttl: float = 5.0,
         max_body_size: int = 64 * 1024,
         max_event_length: int | None = None,
         max_properties: int | None = None,
@@ -102,7 +126,7 @@ class TrackingApp:
         max_string_length: int | None = None,
     ) -> None:
         self.store = store
-        self.authenticator = authenticator or StoreAuthenticator(store)
+        self.authenticator = authenticator or StoreAuthenticator(store, cache_ttl=auth_cache_ttl)
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
         self.rate_limits = {"event": event_rate_limit, "properties": properties_rate_limit}
         self.rate_limit_window = rate_limit_window
@@ -133,7 +157,7 @@ class TrackingApp:
             )
         return response(environ, start_response)
 
-    def dispatch(self, environ: WSGIEnvironment) -> Response:
+    def dispatch(self, environ: WSGIEnvironment) -> Response | _Success:
         route = ROUTES.get(environ.get("PATH_INFO") or "/")
         if route is None:
             raise NotFound()
@@ -168,29 +192,76 @@ class TrackingApp:
             "store": "ok" if store_ok else "unavailable",
             "rate_limiter": limiter_status() if limiter_status else "unknown",
         }
-        return Response(json.dumps(body), status=200 if store_ok else 503, mimetype="application/json")
+        return Response(json_body(body), status=200 if store_ok else 503, mimetype="application/json")
 
     def read_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
         """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""
         declared = environ.get("CONTENT_LENGTH")
         if declared and declared.isdigit() and int(declared) > self.max_body_size:
             raise BodyTooLarge()
+        if environ.get("wsgi.input_terminated"):  # the server ends the stream at the body's end
+            data = self._read_terminated(environ)
+        elif declared and declared.isdigit():
+            data = self._read_declared(environ, int(declared))
+        else:
+            data = self._read_stream(environ)
+        return self._parse(data)
+
+    @staticmethod
+    def _read_declared(environ: WSGIEnvironment, length: int) -> bytes:
+        """Exactly the declared (and allowed) length, straight from the server's stream."""
         try:
-            # One byte past the limit tells an over-long chunked body from one exactly at it;
-            # a read may return less than asked (a chunk at a time), so read until EOF or past it.
-            stream = get_input_stream(environ, max_content_length=self.max_body_size + 1)
-            data = stream.read(self.max_body_size + 1)
-            while 0 < len(data) <= self.max_body_size:
-                more = stream.read(self.max_body_size + 1 - len(data))
-                if not more:
-                    break
-                data += more
+            data = environ["wsgi.input"].read(length) if length else b""
+        except (OSError, ValueError):
+            raise InvalidJSON() from None
+        if len(data) < length:
+            raise InvalidJSON()  # the client went away mid-body
+        return data  # type: ignore[no-any-return]
+
+    def _read_terminated(self, environ: WSGIEnvironment) -> bytes:
+        try:
+            return self._read_to_end(environ["wsgi.input"])
+        except (OSError, ValueError):
+            raise InvalidJSON() from None
+
+    def _read_stream(self, environ: WSGIEnvironment) -> bytes:
+        try:
+            return self._read_to_end(get_input_stream(environ, max_content_length=self.max_body_size + 1))
         except RequestEntityTooLarge:
             raise BodyTooLarge() from None
         except (ClientDisconnected, OSError, ValueError):
             raise InvalidJSON() from None
+
+    def _read_to_end(self, stream: Any) -> bytes:
+        """The stream to its end, never more than one byte past the limit (which tells an
+        over-long body from one exactly at it). A read may return less than asked (a chunk
+        at a time), so read until the end or past the limit."""
+        data: bytes = stream.read(self.max_body_size + 1)
+        while 0 < len(data) <= self.max_body_size:
+            more = stream.read(self.max_body_size + 1 - len(data))
+            if not more:
+                break
+            data += more
         if len(data) > self.max_body_size:
             raise BodyTooLarge()
+        return data
+
+    @classmethod
+    def _parse(cls, data: bytes) -> dict[str, Any]:
+        try:
+            # The fast parser answers the common case; anything it refuses or might
+            # read differently gets the json module's verdict.
+            body = None if _LONG_DIGITS in data.translate(_DIGITS_AS_ZEROS) else orjson.loads(data)
+        except orjson.JSONDecodeError:
+            body = None
+        if body is None:
+            body = cls._parse_slowly(data)
+        if not isinstance(body, dict):
+            raise NotAnObject()
+        return body
+
+    @staticmethod
+    def _parse_slowly(data: bytes) -> Any:
         try:
             body = json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_reject_constant)
             if _SURROGATE_ESCAPE.search(data):
@@ -198,8 +269,6 @@ class TrackingApp:
                 json.dumps(body, ensure_ascii=False).encode("utf-8")
         except (UnicodeError, ValueError, RecursionError):
             raise InvalidJSON() from None
-        if not isinstance(body, dict):
-            raise NotAnObject()
         return body
 
     def authenticate(self, environ: WSGIEnvironment, params: dict[str, Any]) -> Hashable:
@@ -227,7 +296,7 @@ class TrackingApp:
         assert list_id is not None
         return list_id
 
-    def track_event(self, user: Hashable, params: dict[str, Any]) -> Response:
+    def track_event(self, user: Hashable, params: dict[str, Any]) -> _Success:
         list_id = self.validate(self.event_schema, user, params)
         properties = params.get("properties", {})
         email = params.get("email")
@@ -246,7 +315,7 @@ class TrackingApp:
             receipt = Receipt(event.uuid, event.external_id, sent)
         else:
             (receipt,) = self.store.record([event])
-        return _json({
+        return _Success({
             "status": "success",
             "uuid": receipt.uuid,
             "external_id": receipt.external_id,

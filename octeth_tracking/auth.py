@@ -6,7 +6,8 @@ accounts (see ``examples/``). The default asks the store.
 
 from __future__ import annotations
 
-from typing import Hashable, Protocol
+import time
+from typing import Callable, Hashable, Protocol
 
 from .storage import Store
 
@@ -26,18 +27,50 @@ class Authenticator(Protocol):
 class StoreAuthenticator:
     """The default: users, API keys (SHA-256 digests only), sessions with an expiry, lists, all in the store.
 
+    A valid API key and a list's owner are remembered for ``cache_ttl`` seconds in each
+    process (a revoked key keeps working that long at most); a failed look-up and a
+    session are never cached.
+
     :param store: the store that holds the accounts (usually the event store itself).
+    :param cache_ttl: seconds a found key or list owner is remembered; 0 switches it off.
+    :param cache_size: most entries remembered; the cache starts afresh when full.
+    :param clock: seconds, monotonic; tests pass their own to step past ``cache_ttl``.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, cache_ttl: float = 5.0, cache_size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
+        self.cache_ttl = cache_ttl
+        self.cache_size = cache_size
+        self.clock = clock
+        self._users: dict[str, tuple[float, Hashable]] = {}
+        self._owners: dict[int, tuple[float, Hashable]] = {}
+
+    def _remember(self, cache: dict, key: object, value: Hashable) -> None:  # type: ignore[type-arg]
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        cache[key] = (self.clock() + self.cache_ttl, value)
 
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
-        user = self.store.user_for_api_key(api_key) if api_key else None
-        if user is None and session_id:
-            user = self.store.user_for_session(session_id)
-        return user
+        if api_key:
+            cached = self._users.get(api_key)
+            if cached is not None and cached[0] > self.clock():
+                return cached[1]
+            user = self.store.user_for_api_key(api_key)
+            if user is not None:
+                if self.cache_ttl > 0:
+                    self._remember(self._users, api_key, user)
+                return user
+        return self.store.user_for_session(session_id) if session_id else None
 
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
-        owner = self.store.list_owner(list_id)
+        cached = self._owners.get(list_id)
+        if cached is not None and cached[0] > self.clock():
+            owner = cached[1]
+        else:
+            owner = self.store.list_owner(list_id)
+            if owner is not None and self.cache_ttl > 0:
+                self._remember(self._owners, list_id, owner)
         return owner is not None and owner == user_id

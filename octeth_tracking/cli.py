@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from typing import Any, Sequence
 
 from .config import create_app
@@ -33,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
     server.add_argument("--redis", metavar="URL", help="count rate limits in this Redis, shared by every "
                         "process (default: OCTETH_TRACKING_REDIS, else in this process's memory)")
+    server.add_argument("--workers", type=int, default=1, help="granian worker processes (default 1)")
     parser = argparse.ArgumentParser(
         prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=[db, server],
         epilog="Without a command: create a first user, key and list if the store has none, then serve.",
@@ -75,17 +81,86 @@ def quickstart(store: Store, host: str, port: int, prefix: str) -> None:
           flush=True)
 
 
-def serve(db: str, host: str, port: int, prefix: str, first_run: bool = False, redis: str | None = None) -> int:
-    from werkzeug.serving import make_server
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
+
+def granian_app() -> Any:
+    """The app a granian worker serves: ``create_app()`` from ``OCTETH_TRACKING_*``, with access lines on stderr."""
+    _configure_logging()
+    return create_app()
+
+
+def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
+
+
+def serve(
+    db: str, host: str, port: int, prefix: str, first_run: bool = False, workers: int = 1, redis: str | None = None
+) -> int:
+    """Serve with granian when it is installed (one process per worker), else werkzeug's development server."""
+    _configure_logging()
     store = open_store(db)
+    try:
+        import granian  # noqa: F401
+    except ImportError:
+        granian = None
+    if granian is None:
+        return _serve_werkzeug(store, host, port, prefix, first_run, redis)
+    if port == 0:
+        port = _free_port(host)  # granian cannot report the port it picked; ask the OS first
+    if first_run:
+        quickstart(store, host, port, prefix)
+    store.close()
+    return _serve_granian(db, host, port, prefix, workers, redis)
+
+
+def _serve_granian(db: str, host: str, port: int, prefix: str, workers: int, redis: str | None) -> int:
+    """Run granian's own command line serving ``granian_app`` in ``workers`` processes; wait for it.
+
+    A fresh granian process, not one forked from this one, so that nothing opened here
+    (the store, logging) leaks into its workers. The "Serving" line comes once it accepts
+    connections; SIGINT and SIGTERM are passed on to it.
+    """
+    env = {**os.environ, "OCTETH_TRACKING_DB": db if "://" in db else os.path.abspath(db),
+           "OCTETH_TRACKING_PREFIX": prefix}
+    if redis:
+        env["OCTETH_TRACKING_REDIS"] = redis
+    process = subprocess.Popen([
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
+        "--workers", str(workers), "--backpressure", "128", "--log-level", "warning",
+        "--factory", "octeth_tracking.cli:granian_app",
+    ], env=env)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: process.send_signal(signum))
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        print("octeth-tracking: granian did not start", file=sys.stderr)
+        return 1
+    print(f"Serving the Event Tracking API on http://{host}:{port}{prefix}"
+          f" (granian, {workers} worker{'s' if workers > 1 else ''}; press Ctrl-C to stop)", file=sys.stderr, flush=True)
+    return 0 if process.wait() in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+
+
+def _serve_werkzeug(store: Store, host: str, port: int, prefix: str, first_run: bool, redis: str | None) -> int:
+    from werkzeug.serving import make_server
+
     server = make_server(host, port, create_app(store=store, prefix=prefix, redis=redis), threaded=True)
     if first_run:
         quickstart(store, host, server.server_port, prefix)
     print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
-          " (werkzeug's server; press Ctrl-C to stop)", file=sys.stderr, flush=True)
+          " (werkzeug's development server, as granian is not installed: pip install 'octeth-tracking[server]';"
+          " press Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -97,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in (None, "serve"):
         try:
-            return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None, redis=args.redis)
+            return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None,
+                         workers=args.workers, redis=args.redis)
         except ConnectionError as error:  # the database is not there: one line, not a traceback
             print(f"octeth-tracking: {error}", file=sys.stderr)
             return 1

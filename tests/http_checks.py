@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 import pytest
 
+from octeth_tracking.errors import json_body
+
 PREFIX = "/api/v1"
 UUID = "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc"
 JSON = {"Content-Type": "application/json"}
@@ -93,7 +95,7 @@ def check(site: Site, case: Case) -> None:
     if case.request.method == "HEAD":
         assert answer.body == b""
     else:
-        assert answer.body == json.dumps(expected).encode()
+        assert answer.body == json_body(expected)
 
 
 def errors(*pairs: tuple[int, str]) -> dict[str, Any]:

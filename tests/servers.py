@@ -34,6 +34,7 @@ class Server:
             command or [sys.executable, "-m", "octeth_tracking", *args],
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})},
+            start_new_session=True,  # a process group: the server may be several processes (granian's workers)
         )
         self.stderr_lines: list[str] = []
         for line in self.process.stderr:  # type: ignore[union-attr]
@@ -71,12 +72,18 @@ class Server:
         return self.request("/event", json.dumps(body).encode(), timeout=timeout)
 
     def kill(self) -> None:
-        """``kill -9``: no chance to flush, close or clean up."""
-        self.process.send_signal(signal.SIGKILL)
+        """``kill -9`` of every process of the server: no chance to flush, close or clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self._wait()
 
     def _wait(self) -> None:
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            try:  # whatever is left of the group (a worker that outlived its parent) goes too
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._drain.join(timeout=10)
         for pipe in (self.process.stdout, self.process.stderr):
             pipe.close()  # type: ignore[union-attr]

@@ -198,4 +198,4 @@ def test_under_asgi_too(site: DjangoSite) -> None:
     response = asyncio.run(AsyncClient().post("/api/v1/event", json.dumps(body), content_type="application/json"))
     assert response.status_code == 200 and response.json()["external_id"] == "v"
     missing = asyncio.run(AsyncClient().post("/api/v1/nope", b"{}", content_type="application/json"))
-    assert missing.status_code == 404 and missing.content == b'{"Errors": [{"Code": 22, "Message": "Not found."}]}'
+    assert missing.status_code == 404 and missing.content == b'{"Errors":[{"Code":22,"Message":"Not found."}]}'

@@ -16,7 +16,7 @@ from werkzeug.test import Client
 
 import reliability
 from conftest import make_account
-from octeth_tracking import SQLiteStore, create_app
+from octeth_tracking import StoreAuthenticator, SQLiteStore, create_app
 from octeth_tracking.cli import main
 from octeth_tracking.storage.base import digest
 from servers import Server
@@ -90,7 +90,8 @@ def test_revoke_from_the_command_line_locks_out_a_running_server_and_its_logs_ho
     account = make_account(store)
     session_id = store.create_session(account.user_id, ttl=60)
     store.close()
-    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
+    # No key cache: the revocation must show at once (the cache's own window is tested below).
+    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db), env={"OCTETH_TRACKING_AUTH_CACHE_TTL": "0"})
     body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
     try:
         query = urlencode({"ListID": account.list_id, "APIKey": account.api_key})
@@ -146,3 +147,16 @@ def test_sessions_expire(tmp_path, capsys, monkeypatch, ttl, later, status):
     if status == 401:
         assert response.get_json() == FAILURE
     reliability.count("secret_checks")
+
+
+def test_a_revoked_key_works_at_most_auth_cache_ttl_longer(store):
+    account = make_account(store)
+    now = [1000.0]
+    authenticator = StoreAuthenticator(store, cache_ttl=5.0, clock=lambda: now[0])
+    assert authenticator.authenticate(account.api_key, None) == account.user_id
+    store.revoke_api_key(account.api_key)
+    now[0] += 4.9
+    assert authenticator.authenticate(account.api_key, None) == account.user_id  # still remembered
+    now[0] += 0.2
+    assert authenticator.authenticate(account.api_key, None) is None
+    assert StoreAuthenticator(store, cache_ttl=0).authenticate(account.api_key, None) is None

@@ -21,10 +21,16 @@ import uuid as uuid_module
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import orjson
 from sqlite_utils import Database
 
 from ..errors import StoreUnavailable
 from .base import Event, Receipt, digest, new_secret
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone takes turns
+    fcntl = None  # type: ignore[assignment]
 
 
 def _migration_1(db: Database) -> None:
@@ -82,6 +88,40 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
+class _WriterTurn:
+    """Whose turn it is to commit, among the writers of all processes on one file.
+
+    An exclusive ``flock`` on ``<database>-writer.lock``: a writer waiting for it wakes
+    the moment the other releases it, where SQLite's busy handler would sleep in steps
+    of milliseconds; and the waiting writer's queue keeps filling, so its next batch is
+    bigger. The kernel releases it if a process dies. SQLite's own lock stays the
+    guarantee (processes that do not take the turn, such as the CLI, are waited out as before).
+
+    :param path: the database file; no turn is taken where it has no lock file (``:memory:``, no ``fcntl``).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fd: int | None = None
+        if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
+            try:
+                self.fd = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                self.fd = None
+
+    def __enter__(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class _Job:
     __slots__ = ("events", "receipts", "error", "done")
 
@@ -89,13 +129,73 @@ class _Job:
         self.events = events
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        self.done = threading.Lock()  # held until the writer releases it: cheaper than an Event
+        self.done.acquire()
 
 
 _LINKED_EMAIL = (
     "SELECT s.email FROM visitor_links l JOIN subscribers s ON s.id = l.subscriber_id"
     " WHERE l.list_id = ? AND l.external_id = ?"
 )
+
+
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
+    " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# What a failed event costs its own job (a savepoint), rather than the whole batch.
+_JOB_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError, TypeError)
+
+
+def _dumps(properties: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(properties).decode()
+    except TypeError:  # an integer past 64 bits, say: the json module writes anything JSON can hold
+        return json.dumps(properties)
+
+
+class _Registered:
+    """The registry pairs this process's writer has committed: (list, event) -> property names.
+
+    The registry only grows, so a pair seen committed needs no INSERT again.
+
+    :param limit: most property names remembered; it starts afresh when full.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.names: dict[tuple[int, str], set[str]] = {}
+        self.size = 0
+
+    def new_pairs(self, events: Iterable[Event]) -> set[tuple[int, str, str | None]]:
+        """The (list, event, property or None) pairs of ``events`` not known to be committed."""
+        pairs: set[tuple[int, str, str | None]] = set()
+        for event in events:
+            known = self.names.get((event.list_id, event.event))
+            if known is None:
+                pairs.add((event.list_id, event.event, None))
+                pairs.update((event.list_id, event.event, name) for name in event.properties)
+            elif not known.issuperset(event.properties):
+                pairs.update((event.list_id, event.event, name) for name in event.properties if name not in known)
+        return pairs
+
+    def unknown(self, pairs: set[tuple[int, str, str | None]]) -> set[tuple[int, str, str | None]]:
+        names = self.names
+        return {
+            pair for pair in pairs
+            if (known := names.get((pair[0], pair[1]))) is None or (pair[2] is not None and pair[2] not in known)
+        }
+
+    def add(self, pairs: set[tuple[int, str, str | None]]) -> None:
+        """Remember ``pairs``, once their transaction has committed."""
+        if self.size + len(pairs) > self.limit:
+            self.names, self.size = {}, 0
+        for list_id, event, name in pairs:
+            known = self.names.setdefault((list_id, event), set())
+            if name is not None:
+                known.add(name)
+        self.size += len(pairs)
 
 
 def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
@@ -109,10 +209,9 @@ def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tup
             row = conn.execute(_LINKED_EMAIL, (event.list_id, event.external_id)).fetchone()
             linked = row[0] if row else None
         sent = identify or (event.email is not None and linked != event.email)
-        properties = json.dumps(event.properties)
+        properties = _dumps(event.properties)
         inserted = conn.execute(
-            "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
-            " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_EVENT,
             (event.list_id, event.uuid, event.external_id, event.event, event.email, properties, sent, now),
         ).rowcount
         if not inserted:
@@ -154,13 +253,21 @@ class SQLiteStore:
     :param busy_timeout: seconds a write waits for another process's lock before the
         request gets a 503 (nothing stored, safe to retry).
     :param max_batch: most events in one group commit.
+    :param max_registered: most registry pairs the writer remembers as stored (to skip
+        re-inserting them); it starts afresh when full.
     """
 
-    def __init__(self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000) -> None:
+    def __init__(
+        self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000,
+        max_registered: int = 100_000,
+    ) -> None:
         path = str(path)
         self.path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
         self.busy_timeout = busy_timeout
         self.max_batch = max_batch
+        self.max_registered = max_registered
+        self.checkpoint_every = 100  # commits between checkpoints of the WAL
+        self._registered = _Registered(max_registered)
         conn = _connect(self.path, busy_timeout)
         try:
             migrate(conn)
@@ -280,7 +387,7 @@ class SQLiteStore:
         job = _Job(events)
         self._ensure_writer()
         self._queue.put(job)
-        job.done.wait()
+        job.done.acquire()
         if job.error is not None:
             raise job.error
         return job.receipts
@@ -291,30 +398,46 @@ class SQLiteStore:
         with self._start_lock:
             if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
                 self._queue = queue.SimpleQueue()
+                self._registered = _Registered(self.max_registered)
                 self._writer = threading.Thread(target=self._write_forever, name="octeth-writer", daemon=True)
                 self._writer.start()
                 self._writer_pid = os.getpid()
 
     def _write_forever(self) -> None:
         conn = _connect(self.path, self.busy_timeout)
+        # Checkpoints happen in our turn, after a commit whose requests are already
+        # answered, and with no other writer appending meanwhile: so each completes, and
+        # the next commit starts the WAL afresh (a checkpoint beside the commits of other
+        # processes never catches up, and the WAL grows without end).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        turn = _WriterTurn(self.path)
         jobs_queue = self._queue
+        commits = 0
         while True:
             job = jobs_queue.get()
             if job is None:
                 conn.close()
+                turn.close()
                 return
-            jobs, count = [job], len(job.events)
-            while count < self.max_batch:
-                try:
-                    job = jobs_queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    jobs_queue.put(None)  # stop after this batch
-                    break
-                jobs.append(job)
-                count += len(job.events)
-            self._commit(conn, jobs)
+            with turn:  # the batch is taken once it is our turn: what arrived meanwhile joins it
+                jobs, count = [job], len(job.events)
+                while count < self.max_batch:
+                    try:
+                        job = jobs_queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        jobs_queue.put(None)  # stop after this batch
+                        break
+                    jobs.append(job)
+                    count += len(job.events)
+                self._commit(conn, jobs)
+                commits += 1
+                if commits % self.checkpoint_every == 0:
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.OperationalError:
+                        pass  # another process's checkpoint is running: the next one catches up
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         deadline = time.monotonic() + self.busy_timeout
@@ -338,32 +461,68 @@ class SQLiteStore:
                     job.receipts, job.error = [], error
                 break
         for job in jobs:
-            job.done.set()
+            job.done.release()
+
+    @staticmethod
+    def _write_plain(conn: sqlite3.Connection, jobs: list[_Job], now: float) -> bool:
+        """Write the events that carry no email with one ``executemany``, if none is a duplicate.
+
+        Such an event touches only the events table, so the whole batch is one
+        statement, the first of the transaction. Any surprise (a duplicate uuid, a bad
+        value) rolls the transaction back, and the event-by-event path decides instead.
+        (No savepoint: every statement costs the writer the GIL again, behind the
+        request threads.)
+        """
+        rows = [
+            (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
+            for job in jobs for e in job.events
+        ]
+        try:
+            written = conn.executemany(_INSERT_EVENT, rows).rowcount == len(rows)
+        except _JOB_ERRORS:
+            written = False
+        if written:
+            for job in jobs:
+                job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+        else:
+            conn.execute("ROLLBACK")
+        return written
 
     def _commit_once(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         now = time.time()
         pairs: set[tuple[int, str, str | None]] = set()
         conn.execute("BEGIN IMMEDIATE")
+        plain = [job for job in jobs if all(event.email is None for event in job.events)]
+        if plain and self._write_plain(conn, plain, now):
+            pairs = self._registered.new_pairs(event for job in plain for event in job.events)
+            written = {id(job) for job in plain}
+            jobs = [job for job in jobs if id(job) not in written]
+        elif plain:
+            conn.execute("BEGIN IMMEDIATE")  # afresh, after the fast path's rollback
         for job in jobs:
             # A savepoint per job: one job's failure must not undo the others in the batch.
             conn.execute("SAVEPOINT job")
             try:
                 job.receipts, job_pairs = _write(conn, job.events, now)
-            except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError) as error:
+            except _JOB_ERRORS as error:
                 conn.execute("ROLLBACK TO job")
                 job.error = error
             else:
                 pairs |= job_pairs
             conn.execute("RELEASE job")
-        conn.executemany(
-            "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
-            {(list_id, name) for list_id, name, prop in pairs if prop is None},
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO event_properties (list_id, event, property) VALUES (?, ?, ?)",
-            [pair for pair in pairs if pair[2] is not None],
-        )
+        # Pairs this writer has committed before are in the registry already (it only grows).
+        pairs = self._registered.unknown(pairs)
+        if pairs:
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
+                {(list_id, name) for list_id, name, prop in pairs if prop is None},
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_properties (list_id, event, property) VALUES (?, ?, ?)",
+                [pair for pair in pairs if pair[2] is not None],
+            )
         conn.execute("COMMIT")
+        self._registered.add(pairs)
 
     def close(self) -> None:
         if self._writer is not None and self._writer_pid == os.getpid():
