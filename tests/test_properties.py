@@ -62,6 +62,7 @@ def test_get_with_query_string(api, account):
         pytest.param(2.5, [2], id="float"),
         pytest.param(True, [2], id="bool"),
         pytest.param("", [2], id="empty-string"),
+        pytest.param("3\n", [2], id="trailing-newline"),
         pytest.param(12345, [3], id="unknown"),
     ],
 )
