@@ -8,6 +8,7 @@ Each ``create-*`` prints one JSON object on stdout and nothing else there.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -104,11 +105,7 @@ def serve(
     """Serve with granian when it is installed (one process per worker), else werkzeug's development server."""
     _configure_logging()
     store = open_store(db)
-    try:
-        import granian  # noqa: F401
-    except ImportError:
-        granian = None
-    if granian is None:
+    if importlib.util.find_spec("granian") is None:
         return _serve_werkzeug(store, host, port, prefix, first_run, redis)
     if port == 0:
         port = _free_port(host)  # granian cannot report the port it picked; ask the OS first

@@ -122,7 +122,7 @@ def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResp
     return response
 
 
-@csrf_exempt
+@csrf_exempt  # type: ignore[untyped-decorator]
 def tracking_view(request: HttpRequest, path: str = "") -> HttpResponse:
     """Every request under the prefix, whatever its method: the API answers, never Django."""
     return call_wsgi(get_app(), request, path)
@@ -151,7 +151,7 @@ class DjangoSessionAuthenticator:
             return None
         engine = import_module(settings.SESSION_ENGINE)
         # auth.get_user reads only request.session: Django's own checks, backend and hash included.
-        user = auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))  # type: ignore[arg-type]
+        user = auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
         return user.pk if user.is_authenticated else None
 
     def user_for_api_key(self, api_key: str) -> Hashable | None:

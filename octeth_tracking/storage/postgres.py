@@ -119,7 +119,7 @@ def _to_db(text: str) -> str:
 
 
 def _from_db(text: str) -> str:
-    return json.loads(text[1:]) if text.startswith(_ESCAPE) else text  # type: ignore[no-any-return]
+    return json.loads(text[1:]) if text.startswith(_ESCAPE) else text
 
 
 def migrate(conn: psycopg.Connection[Any]) -> int:
@@ -136,8 +136,8 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                 conn.execute("INSERT INTO octeth_schema_version VALUES (0)")
             version = row[0] if row else 0
             if version >= len(MIGRATIONS):
-                return version  # type: ignore[no-any-return]
-            conn.execute(MIGRATIONS[version])  # type: ignore[arg-type]
+                return version
+            conn.execute(MIGRATIONS[version])
             conn.execute("UPDATE octeth_schema_version SET version = %s", (version + 1,))
 
 
@@ -292,7 +292,7 @@ class PostgresStore:
     def _one(self, sql: str, params: tuple[Any, ...] = (), *, idempotent: bool = True,
              timeout: float | None = None) -> Any:
         def one(conn: psycopg.Connection[Any]) -> Any:
-            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql, params)
             row = cursor.fetchone() if cursor.description else None  # None: no RETURNING
             return row[0] if row else None
         return self._run(one, idempotent=idempotent, timeout=timeout)
