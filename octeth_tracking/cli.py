@@ -20,6 +20,7 @@ import time
 from typing import Any, Sequence
 
 from .config import create_app
+from .errors import json_body
 from .schemas import BodySchema
 from .storage import DEFAULT_DB, Store, open_store
 
@@ -27,7 +28,7 @@ DEFAULT_TTL = 24 * 3600
 
 
 def _print(obj: Any) -> None:
-    print(json.dumps(obj), flush=True)
+    print(json_body(obj).decode(), flush=True)  # as the API writes it: `properties` prints the endpoint's bytes
 
 
 def _parser() -> argparse.ArgumentParser:
