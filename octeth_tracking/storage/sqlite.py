@@ -34,29 +34,29 @@ except ImportError:  # Windows: SQLite's busy handler alone takes turns
 
 
 def _migration_1(db: Database) -> None:
-    db["users"].create({"id": int, "name": str, "created_at": float}, pk="id")
-    db["lists"].create({"id": int, "user_id": int, "name": str, "created_at": float}, pk="id")
-    db["api_keys"].create(
+    db.table("users").create({"id": int, "name": str, "created_at": float}, pk="id")
+    db.table("lists").create({"id": int, "user_id": int, "name": str, "created_at": float}, pk="id")
+    db.table("api_keys").create(
         {"digest": str, "user_id": int, "created_at": float, "revoked_at": float}, pk="digest"
     )
-    db["sessions"].create({"digest": str, "user_id": int, "expires_at": float}, pk="digest")
-    db["events"].create(
+    db.table("sessions").create({"digest": str, "user_id": int, "expires_at": float}, pk="digest")
+    db.table("events").create(
         {
             "id": int, "list_id": int, "uuid": str, "external_id": str, "event": str,
             "email": str, "properties": str, "identify_sent": int, "created_at": float,
         },
         pk="id",
     )
-    db["events"].create_index(["list_id", "uuid"], unique=True)
-    db["events"].create_index(["list_id", "external_id"])
-    db["events"].create_index(["list_id", "created_at"])
-    db["event_types"].create({"list_id": int, "event": str}, pk=("list_id", "event"))
-    db["event_properties"].create(
+    db.table("events").create_index(["list_id", "uuid"], unique=True)
+    db.table("events").create_index(["list_id", "external_id"])
+    db.table("events").create_index(["list_id", "created_at"])
+    db.table("event_types").create({"list_id": int, "event": str}, pk=("list_id", "event"))
+    db.table("event_properties").create(
         {"list_id": int, "event": str, "property": str}, pk=("list_id", "event", "property")
     )
-    db["subscribers"].create({"id": int, "list_id": int, "email": str, "created_at": float}, pk="id")
-    db["subscribers"].create_index(["list_id", "email"], unique=True)
-    db["visitor_links"].create(
+    db.table("subscribers").create({"id": int, "list_id": int, "email": str, "created_at": float}, pk="id")
+    db.table("subscribers").create_index(["list_id", "email"], unique=True)
+    db.table("visitor_links").create(
         {"list_id": int, "external_id": str, "subscriber_id": int, "linked_at": float},
         pk=("list_id", "external_id"),
     )
@@ -79,7 +79,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         db.enable_wal()
     while True:
         conn.execute("BEGIN IMMEDIATE")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= len(MIGRATIONS):
             conn.execute("COMMIT")
             return version
