@@ -216,7 +216,7 @@ class TrackingApp:
             raise InvalidJSON() from None
         if len(data) < length:
             raise InvalidJSON()  # the client went away mid-body
-        return data  # type: ignore[no-any-return]
+        return data
 
     def _read_terminated(self, environ: WSGIEnvironment) -> bytes:
         try:

@@ -22,7 +22,7 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import fastjsonschema
 from email_validator import EmailNotValidError, validate_email
@@ -95,6 +95,7 @@ def _string_too_long(value: Any, limit: int) -> bool:
     stack = [value]
     while stack:
         node = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             if any(len(key) > limit for key in node if isinstance(key, str)):
                 return True
@@ -131,7 +132,7 @@ _Validator = validators.extend(
 _formats = FormatChecker()
 
 
-@_formats.checks("email", raises=EmailNotValidError)
+@_formats.checks("email", raises=EmailNotValidError)  # type: ignore[untyped-decorator]
 def _is_email(value: object) -> bool:
     # Syntax only: a tracking call must not wait on DNS.
     return not isinstance(value, str) or bool(validate_email(value, check_deliverability=False))
@@ -139,7 +140,7 @@ def _is_email(value: object) -> bool:
 
 def _email_or_empty(value: str) -> bool:
     try:
-        return _is_email(value)
+        return bool(_is_email(value))
     except EmailNotValidError:
         return False
 
@@ -150,7 +151,7 @@ def _custom_rules(schema: Any) -> list[tuple[tuple[str, ...], str, int]]:
     Only custom keywords on named properties of the top-level object are supported (the
     only place the schemas use them); anything else is refused at start-up.
     """
-    found = []
+    found: list[tuple[tuple[str, ...], str, int]] = []
     for name, sub in schema.get("properties", {}).items():
         for node in _nodes(sub):
             if isinstance(node, dict):
@@ -207,8 +208,9 @@ class BodySchema:
         self._fast_list_id = _compile(self.schema["properties"]["listid"])
         # name -> (deepest allowed, longest string allowed), from the custom keywords on it.
         self._custom: dict[str, list[float]] = {}
-        for (name,), key, limit in _custom_rules(self.schema):
-            self._custom.setdefault(name, [math.inf, math.inf])[key == "x-octeth-max-string-length"] = limit
+        for (name,), keyword, value in _custom_rules(self.schema):
+            bounds = self._custom.setdefault(name, [math.inf, math.inf])
+            bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
         self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
 
     def error(self, code: int) -> tuple[int, str]:
