@@ -142,16 +142,20 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         "## Where the time goes",
         "",
         "- A durable 200 waits for its commit. A commit holds SQLite's one write lock through its fsync, so the two"
-        " workers' writers take turns (an `flock`, woken at once; SQLite's own busy handler slept in steps of"
-        " milliseconds) and each takes its batch when its turn comes. Requests per commit are bounded by the requests"
-        " in flight per worker: at most 8 under gunicorn's 8 threads, about half the connections under granian."
-        " Under gunicorn the 16 threads spend most of each request waiting for a commit, which caps throughput"
-        " whatever the per-request CPU.",
+        " workers take turns (an `flock`, woken at once; SQLite's own busy handler slept in steps of"
+        " milliseconds). In each worker one request thread at a time leads: it takes everything queued when its"
+        " turn comes, commits it, wakes the others and passes the lead to the first request queued meanwhile (no"
+        " writer thread). Requests per commit are bounded by the requests in flight per worker: at most 8 under"
+        " gunicorn's 8 threads, about 20 under granian. Under gunicorn the 16 threads spend most of each request"
+        " waiting for a commit, which caps throughput whatever the per-request CPU.",
+        "- Under granian both cores are saturated (the two workers, wrk, other work). Timed inside the leader"
+        " (instrumented run, ~20 events per commit): about 1.7 ms waiting for the other worker's turn and about"
+        " 2 ms holding its own, of which about 1.4 ms is the `COMMIT` (an fsync alone is ~0.1 ms here): the rest is"
+        " the leader waiting to get the GIL back from the worker's request threads after each SQLite call.",
         "- Per request in Python: orjson parse and a digit-run check (~3 µs), the compiled validator and the"
-        " depth/length walk (~12 µs for 5-30 properties), a cached key and list-owner look-up, handing the event to"
-        " the writer and being woken (two thread switches, each contending for the GIL), the answer via orjson."
-        " Per event in the writer: ~9 µs of `executemany` and a JSON dump; the registry is written only for"
-        " (event, property) names not committed before.",
+        " depth/length walk (~12 µs for 5-30 properties), a cached key and list-owner look-up, queueing the event"
+        " and being woken by the leader, the answer via orjson. Per event in the leader: ~9 µs of `executemany`"
+        " and a JSON dump; the registry is written only for (event, property) names not committed before.",
         "- The load generator, both server workers and the writers share two cores with other work: the bare"
         " ceiling's own figure moves by ±30 % between rounds, so the ratios carry that noise.",
         "",

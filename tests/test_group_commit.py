@@ -1,11 +1,18 @@
-"""Group commit in the SQLite store: concurrent requests share commits, and the WAL starts afresh."""
+"""Group commit in the SQLite store: concurrent requests share commits, one bad job or a held lock
+fails only what it must, a forked child writes on its own, and the WAL starts afresh."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
+import time
+
+import pytest
 
 from octeth_tracking import SQLiteStore
+from octeth_tracking.errors import StoreUnavailable
 from octeth_tracking.storage import Event
 
 
@@ -46,3 +53,79 @@ def test_the_wal_starts_afresh_after_checkpoints(tmp_path):
         frames[every] = wal_frames(tmp_path / f"w{every}.db")  # while the store is open: no close-time checkpoint
         store.close()
     assert frames[10] < frames[10**9] / 2
+
+
+def event(n: int, **fields) -> Event:
+    return Event(**{"list_id": 1, "uuid": f"00000000-0000-4000-8000-{n:012x}", "external_id": f"v{n}",
+                    "event": "pageView", "properties": {"n": n}, **fields})
+
+
+def queued(store: SQLiteStore) -> int:
+    writer = store._writer
+    return len(writer.pending) if writer is not None else 0
+
+
+def test_jobs_queued_behind_a_commit_share_the_next_one_and_a_bad_job_costs_only_itself(tmp_path):
+    # Another process's turn (the flock) holds the first leader back while the rest queue up.
+    store = SQLiteStore(tmp_path / "q.db")
+    store.record([event(0)])  # opens this process's writer
+    outcomes: dict[int, object] = {}
+
+    def send(n: int, properties: dict) -> None:
+        try:
+            outcomes[n] = store.record([event(n, properties=properties)])[0].uuid
+        except TypeError as error:  # a set is not JSON
+            outcomes[n] = error
+
+    lock = os.open(str(tmp_path / "q.db") + "-writer.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    threads = [threading.Thread(target=send, args=(n, {"n": n} if n != 3 else {"bad": {1, 2}})) for n in range(1, 6)]
+    for thread in threads:
+        thread.start()
+    for _ in range(5000):  # bounded: every job queued (the leader's own stays queued until its turn)
+        if queued(store) == 5:
+            break
+        time.sleep(0.001)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    os.close(lock)
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert isinstance(outcomes.pop(3), TypeError)
+    assert sorted(outcomes) == [1, 2, 4, 5]
+    store.close()
+    with sqlite3.connect(tmp_path / "q.db") as conn:
+        rows = conn.execute("SELECT uuid, created_at FROM events WHERE uuid != ?", (event(0).uuid,)).fetchall()
+    assert sorted(uuid for uuid, _ in rows) == sorted(outcomes.values())
+    assert len({created for _, created in rows}) == 1  # one commit for the whole queue
+
+
+def test_a_write_lock_held_past_busy_timeout_fails_the_batch_and_the_next_request_leads(tmp_path):
+    store = SQLiteStore(tmp_path / "b.db", busy_timeout=0.2)
+    holder = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a process that takes no turn (the CLI, say)
+    with pytest.raises(StoreUnavailable):
+        store.record([event(1)])
+    holder.execute("ROLLBACK")
+    assert store.record([event(2)])[0].uuid == event(2).uuid
+    assert store.count_events() == 1
+    holder.close()
+    store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_writes_through_its_own_connection(tmp_path):
+    store = SQLiteStore(tmp_path / "f.db")
+    store.record([event(1)])
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's writer state must not be reused
+        try:
+            store.record([event(2)])
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    store.record([event(3)])
+    assert store.count_events() == 3
+    store.close()

@@ -1,23 +1,25 @@
 """The default store: one SQLite file, WAL mode, group commit.
 
 Threading strategy: reads use one connection per thread (WAL lets them run beside a
-writer); writes go through one writer thread per process that owns the write
-connection. Request threads hand it their events and wait; it writes everything
-waiting in one transaction, commits once (``synchronous=FULL``: the commit is on disk),
-and wakes them all. The fsync is shared by the whole batch, no 200 leaves before its
-commit, and a lock held by another process is waited out by the writer, never
-reported to a client as "database is locked".
+writer); writes share one write connection per process, used by one request thread at
+a time, the leader (as in LevelDB's write queue or MySQL's binlog group commit). A
+request thread queues its events; if no commit is in progress it leads: it takes
+everything queued, writes it in one transaction, commits once (``synchronous=FULL``:
+the commit is on disk), wakes the others, and passes the lead to the first job queued
+meanwhile. The fsync is shared by the whole batch, no 200 leaves before its commit, no
+thread switch is spent on a writer thread, and a lock held by another process is
+waited out by the leader, never reported to a client as "database is locked".
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import sqlite3
 import threading
 import time
 import uuid as uuid_module
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -123,13 +125,14 @@ class _WriterTurn:
 
 
 class _Job:
-    __slots__ = ("events", "receipts", "error", "done")
+    __slots__ = ("events", "receipts", "error", "done", "lead")
 
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
-        self.done = threading.Lock()  # held until the writer releases it: cheaper than an Event
+        self.lead = False  # this job's thread commits the next batch
+        self.done = threading.Lock()  # held until a leader releases it: cheaper than an Event
         self.done.acquire()
 
 
@@ -196,6 +199,30 @@ class _Registered:
             if name is not None:
                 known.add(name)
         self.size += len(pairs)
+
+
+class _Writer:
+    """One process's write side: the write connection, the queue, and whether a thread leads.
+
+    :param path: the database file.
+    :param busy_timeout: seconds SQLite waits for another process's lock.
+    :param max_registered: see :class:`SQLiteStore`.
+    """
+
+    def __init__(self, path: str, busy_timeout: float, max_registered: int) -> None:
+        self.pid = os.getpid()
+        self.conn = _connect(path, busy_timeout)
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the leader checkpoints in its turn
+        self.turn = _WriterTurn(path)
+        self.registered = _Registered(max_registered)
+        self.lock = threading.Lock()  # guards pending and leading
+        self.pending: deque[_Job] = deque()
+        self.leading = False  # a thread is committing (or about to): the others queue and wait
+        self.commits = 0
+
+    def close(self) -> None:
+        self.conn.close()
+        self.turn.close()
 
 
 def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
@@ -267,16 +294,13 @@ class SQLiteStore:
         self.max_batch = max_batch
         self.max_registered = max_registered
         self.checkpoint_every = 100  # commits between checkpoints of the WAL
-        self._registered = _Registered(max_registered)
         conn = _connect(self.path, busy_timeout)
         try:
             migrate(conn)
         finally:
             conn.close()
         self._local = threading.local()
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._writer_pid = 0
+        self._writer: _Writer | None = None
         self._start_lock = threading.Lock()
 
     # -- reads: a connection per thread (and per process, after a fork) --
@@ -379,71 +403,84 @@ class SQLiteStore:
         )
         return session_id
 
-    # -- event writes: the group-commit writer --
+    # -- event writes: leader-based group commit --
 
     def record(self, events: Sequence[Event]) -> list[Receipt]:
         if not events:
             return []
+        writer = self._writer_state()
         job = _Job(events)
-        self._ensure_writer()
-        self._queue.put(job)
-        job.done.acquire()
+        with writer.lock:
+            writer.pending.append(job)
+            lead = job.lead = not writer.leading
+            writer.leading = True
+        if not lead:
+            job.done.acquire()  # released by the leader that committed our job, or made us the leader
+        if job.lead:
+            self._lead(writer, job)
         if job.error is not None:
             raise job.error
         return job.receipts
 
-    def _ensure_writer(self) -> None:
-        if self._writer_pid == os.getpid():
-            return
+    def _writer_state(self) -> _Writer:
+        writer = self._writer
+        if writer is not None and writer.pid == os.getpid():
+            return writer
         with self._start_lock:
-            if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
-                self._queue = queue.SimpleQueue()
-                self._registered = _Registered(self.max_registered)
-                self._writer = threading.Thread(target=self._write_forever, name="octeth-writer", daemon=True)
-                self._writer.start()
-                self._writer_pid = os.getpid()
+            if self._writer is None or self._writer.pid != os.getpid():  # first write here (or after a fork)
+                self._writer = _Writer(self.path, self.busy_timeout, self.max_registered)
+            return self._writer
 
-    def _write_forever(self) -> None:
-        conn = _connect(self.path, self.busy_timeout)
-        # Checkpoints happen in our turn, after a commit whose requests are already
-        # answered, and with no other writer appending meanwhile: so each completes, and
-        # the next commit starts the WAL afresh (a checkpoint beside the commits of other
-        # processes never catches up, and the WAL grows without end).
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        turn = _WriterTurn(self.path)
-        jobs_queue = self._queue
-        commits = 0
-        while True:
-            job = jobs_queue.get()
-            if job is None:
-                conn.close()
-                turn.close()
-                return
-            with turn:  # the batch is taken once it is our turn: what arrived meanwhile joins it
-                jobs, count = [job], len(job.events)
-                while count < self.max_batch:
+    def _lead(self, writer: _Writer, own: _Job) -> None:
+        """Commit what is queued (our own job first) in one transaction, then pass the lead on.
+
+        The leader is a request thread: no writer thread to hand events to, no extra
+        thread switch for its own request. Requests that arrive while it waits for its
+        turn or commits queue up and form the next batch, whose first job leads it.
+        """
+        batch: list[_Job] = []
+        try:
+            with writer.turn:  # the batch is taken once it is our turn: what arrived meanwhile joins it
+                with writer.lock:
+                    pending, count = writer.pending, 0
+                    while pending and count < self.max_batch:
+                        job = pending.popleft()
+                        batch.append(job)
+                        count += len(job.events)
+                self._commit(writer, batch)
+                for job in batch[1:]:  # batch[0] is the leader's own job
+                    job.done.release()
+                writer.commits += 1
+                if writer.commits % self.checkpoint_every == 0:
+                    # In our turn, after a commit whose requests are already answered, and
+                    # with no other writer appending meanwhile: so it completes, and the
+                    # next commit starts the WAL afresh (a checkpoint beside the commits of
+                    # other processes never catches up, and the WAL grows without end).
                     try:
-                        job = jobs_queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        jobs_queue.put(None)  # stop after this batch
-                        break
-                    jobs.append(job)
-                    count += len(job.events)
-                self._commit(conn, jobs)
-                commits += 1
-                if commits % self.checkpoint_every == 0:
-                    try:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        writer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     except sqlite3.OperationalError:
                         pass  # another process's checkpoint is running: the next one catches up
+        finally:
+            # Only once the turn is released: an flock belongs to the process, not the thread.
+            with writer.lock:
+                if writer.pending and writer.pending[0] is own:  # failed before taking the batch
+                    writer.pending.popleft()
+                    own.error = StoreUnavailable()
+                successor = writer.pending[0] if writer.pending else None
+                if successor is None:
+                    writer.leading = False
+                else:
+                    successor.lead = True
+            if successor is not None:
+                successor.done.release()
 
-    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _commit(self, writer: _Writer, jobs: list[_Job]) -> None:
+        """Commit ``jobs`` in one transaction, retrying a busy or locked database until ``busy_timeout``."""
+        conn = writer.conn
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                self._commit_once(conn, jobs)
+                self._commit_once(writer, jobs)
                 break
             except sqlite3.OperationalError as error:
                 if conn.in_transaction:
@@ -454,14 +491,12 @@ class SQLiteStore:
                 for job in jobs:
                     job.receipts, job.error = [], StoreUnavailable()
                 break
-            except BaseException as error:  # a bug must fail its requests, not the writer thread
+            except BaseException as error:  # a bug must fail its requests, not leave them waiting
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 for job in jobs:
                     job.receipts, job.error = [], error
                 break
-        for job in jobs:
-            job.done.release()
 
     @staticmethod
     def _write_plain(conn: sqlite3.Connection, jobs: list[_Job], now: float) -> bool:
@@ -473,11 +508,11 @@ class SQLiteStore:
         (No savepoint: every statement costs the writer the GIL again, behind the
         request threads.)
         """
-        rows = [
-            (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
-            for job in jobs for e in job.events
-        ]
         try:
+            rows = [
+                (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
+                for job in jobs for e in job.events
+            ]
             written = conn.executemany(_INSERT_EVENT, rows).rowcount == len(rows)
         except _JOB_ERRORS:
             written = False
@@ -488,13 +523,14 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
         return written
 
-    def _commit_once(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _commit_once(self, writer: _Writer, jobs: list[_Job]) -> None:
+        conn, registered = writer.conn, writer.registered
         now = time.time()
         pairs: set[tuple[int, str, str | None]] = set()
         conn.execute("BEGIN IMMEDIATE")
         plain = [job for job in jobs if all(event.email is None for event in job.events)]
         if plain and self._write_plain(conn, plain, now):
-            pairs = self._registered.new_pairs(event for job in plain for event in job.events)
+            pairs = registered.new_pairs(event for job in plain for event in job.events)
             written = {id(job) for job in plain}
             jobs = [job for job in jobs if id(job) not in written]
         elif plain:
@@ -511,7 +547,7 @@ class SQLiteStore:
                 pairs |= job_pairs
             conn.execute("RELEASE job")
         # Pairs this writer has committed before are in the registry already (it only grows).
-        pairs = self._registered.unknown(pairs)
+        pairs = registered.unknown(pairs)
         if pairs:
             conn.executemany(
                 "INSERT OR IGNORE INTO event_types (list_id, event) VALUES (?, ?)",
@@ -522,13 +558,19 @@ class SQLiteStore:
                 [pair for pair in pairs if pair[2] is not None],
             )
         conn.execute("COMMIT")
-        self._registered.add(pairs)
+        registered.add(pairs)
 
     def close(self) -> None:
-        if self._writer is not None and self._writer_pid == os.getpid():
-            self._queue.put(None)
-            self._writer.join()
-            self._writer, self._writer_pid = None, 0
+        writer = self._writer
+        if writer is not None and writer.pid == os.getpid():
+            deadline = time.monotonic() + self.busy_timeout
+            while time.monotonic() < deadline:  # let a commit in progress finish
+                with writer.lock:
+                    if not writer.leading:
+                        break
+                time.sleep(0.001)
+            self._writer = None
+            writer.close()
         if getattr(self._local, "pid", None) == os.getpid():
             self._local.conn.close()
             del self._local.pid
