@@ -288,7 +288,7 @@ class TrackingApp:
     def validate(self, schema: BodySchema, user: Hashable, params: dict[str, Any]) -> int:
         """The list id, once the body passes its schema and names a list of the user's."""
         errors = schema.errors(params)
-        list_id = schema.list_id(params)
+        list_id = schema.list_id(params, body_valid=not errors)
         if list_id is not None and not self.authenticator.can_use_list(user, list_id):
             errors.append(schema.unknown_list)  # as if it did not exist: existence must not leak
         if errors:
