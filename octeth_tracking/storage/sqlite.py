@@ -1,8 +1,8 @@
 """The default store: one SQLite file, WAL mode, group commit.
 
-Threading strategy: reads use one connection per thread (WAL lets them run beside a
-writer); writes share one write connection per process, used by one request thread at
-a time, the leader (as in LevelDB's write queue or MySQL's binlog group commit). A
+Threading strategy: reads take a connection from a pool shared by the process's
+threads (WAL lets them run beside a writer); writes share one write connection per
+process, used by one request thread at a time, the leader (as in LevelDB's write queue or MySQL's binlog group commit). A
 request thread queues its events; if no commit is in progress it leads: it takes
 everything queued, writes it in one transaction, commits once (``synchronous=FULL``:
 the commit is on disk), wakes the others, and passes the lead to the first job queued
@@ -20,8 +20,9 @@ import threading
 import time
 import uuid as uuid_module
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 from sqlite_utils import Database
@@ -299,22 +300,36 @@ class SQLiteStore:
             migrate(conn)
         finally:
             conn.close()
-        self._local = threading.local()
+        self._pool: list[sqlite3.Connection] = []  # read connections not in use, of process _pool_pid
+        self._pool_pid = os.getpid()
+        self._inherited: list[sqlite3.Connection] = []  # a parent's, after a fork: kept, never used or closed
         self._writer: _Writer | None = None
         self._start_lock = threading.Lock()
 
-    # -- reads: a connection per thread (and per process, after a fork) --
+    # -- reads: a pool of connections shared by this process's threads --
 
-    def _reader(self) -> sqlite3.Connection:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.conn = _connect(self.path, self.busy_timeout)
-            local.pid = os.getpid()
-        conn: sqlite3.Connection = local.conn
-        return conn
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A read connection for one read. One per read in progress, not one per thread: a
+        server runs hundreds of threads, and each connection holds its own page cache."""
+        if self._pool_pid != os.getpid():  # after a fork
+            with self._start_lock:
+                if self._pool_pid != os.getpid():
+                    self._inherited.extend(self._pool)
+                    self._pool, self._pool_pid = [], os.getpid()
+        pool = self._pool
+        try:
+            conn = pool.pop()  # atomic under the GIL
+        except IndexError:
+            conn = _connect(self.path, self.busy_timeout)
+        try:
+            yield conn
+        finally:
+            pool.append(conn)
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        row = self._reader().execute(sql, params).fetchone()
+        with self._reading() as conn:
+            row = conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
     def ping(self) -> bool:
@@ -324,12 +339,12 @@ class SQLiteStore:
             return False
 
     def properties(self, list_id: int) -> dict[str, list[str]]:
-        conn = self._reader()
-        result: dict[str, list[str]] = {
-            name: [] for (name,) in conn.execute("SELECT event FROM event_types WHERE list_id = ?", (list_id,))
-        }
-        for name, prop in conn.execute("SELECT event, property FROM event_properties WHERE list_id = ?", (list_id,)):
-            result.setdefault(name, []).append(prop)
+        with self._reading() as conn:
+            result: dict[str, list[str]] = {
+                name: [] for (name,) in conn.execute("SELECT event FROM event_types WHERE list_id = ?", (list_id,))
+            }
+            for name, prop in conn.execute("SELECT event, property FROM event_properties WHERE list_id = ?", (list_id,)):
+                result.setdefault(name, []).append(prop)
         return {name: sorted(result[name]) for name in sorted(result)}
 
     def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
@@ -362,7 +377,7 @@ class SQLiteStore:
     # -- account writes: rare, one short transaction each --
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        with self._reader() as conn:  # a transaction on this thread's connection
+        with self._reading() as conn, conn:  # a transaction on a pooled connection
             return conn.execute(sql, params)
 
     def _insert(self, sql: str, params: tuple[Any, ...]) -> int:
@@ -571,6 +586,6 @@ class SQLiteStore:
                 time.sleep(0.001)
             self._writer = None
             writer.close()
-        if getattr(self._local, "pid", None) == os.getpid():
-            self._local.conn.close()
-            del self._local.pid
+        if self._pool_pid == os.getpid():
+            while self._pool:
+                self._pool.pop().close()
