@@ -80,3 +80,10 @@ def test_short_real_run_stores_exactly_what_was_acknowledged(tmp_path):
         assert run.durable_check(row, target, args.connections, runs=2)[0]
     assert summary["a"]["events_per_commit"] >= 1
     assert summary["b"]["rps"] > 0 and summary["b"]["errors"] == 0
+
+
+def test_cost_measures_what_it_says_each_request_answered_and_each_event_stored(tmp_path):
+    cost = importlib.import_module("cost")
+    assert cost.request_path(tmp_path, requests=40, repeat=1) > 0  # raises unless every answer was a 200
+    cpu, wall = cost.commit_cost(tmp_path, batch=4, events=8, repeat=2)  # raises unless every event was stored
+    assert cpu > 0 and wall > 0
