@@ -231,6 +231,18 @@ def properties_latency(size: int, log, repeat: int = 300) -> dict:
     return {"size": size, "p50_ms": statistics.median(timings) * 1000, "p99_ms": timings[int(len(timings) * 0.99)] * 1000}
 
 
+def cost_figures(quick: bool, log) -> dict:
+    """``bench/cost.py``'s figures: µs of CPU per request of the path, and of the write by events per commit."""
+    from cost import commit_cost, request_path
+
+    with tempfile.TemporaryDirectory(prefix="octeth-cost-") as tmp:
+        path = request_path(Path(tmp), requests=2000 if quick else 5000, repeat=3 if quick else 10)
+        write = {n: commit_cost(Path(tmp), n, events=512 if quick else 2000)[0] for n in (1, 4, 16, 64)}
+    log(f"  in process: request path {path:.0f} µs CPU; write per event "
+        + ", ".join(f"{cpu:.0f} µs at {n}/commit" for n, cpu in write.items()))
+    return {"path": path, "write": write}
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
@@ -274,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         result = properties_latency(size, log)
         log(f"  properties at {size:>11,} events: p50 {result['p50_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms")
         report["properties"].append(result)
+    report["cores"] = os.cpu_count() or 1
+    report["cost"] = cost_figures(args.quick, log)
     from report import write_report
 
     ok = write_report(report, args.out, machine(), log)

@@ -87,3 +87,16 @@ def test_cost_measures_what_it_says_each_request_answered_and_each_event_stored(
     assert cost.request_path(tmp_path, requests=40, repeat=1) > 0  # raises unless every answer was a 200
     cpu, wall = cost.commit_cost(tmp_path, batch=4, events=8, repeat=2)  # raises unless every event was stored
     assert cpu > 0 and wall > 0
+
+
+def test_the_report_states_the_cpu_budget_from_the_runs_own_figures():
+    report_module = importlib.import_module("report")
+    cost = {"path": 40.0, "write": {1: 200.0, 4: 80.0, 16: 40.0, 64: 30.0}}
+    assert report_module._per_event_write(cost, 10.0) == pytest.approx(60.0)  # between 4 and 16
+    assert report_module._per_event_write(cost, 0.5) == 200.0 and report_module._per_event_write(cost, 99) == 30.0
+    rows = {"a": {"rps": 1000.0, "events_per_commit": 4.0}, "b": {"rps": 4000.0}}
+    (_, line) = report_module._budget({"cost": cost, "cores": 2, "servers": {"gunicorn": rows}})
+    # The server's own cost: 2 cores / 4000 req/s = 500 µs; a/b >= 0.8 leaves 0.25 x 500 = 125 µs;
+    # ours in process 40 + 80 = 120 µs; served, (a) took (4000/1000 - 1) x 500 = 1500 µs more.
+    assert "500 µs per request" in line and "leaves our code 125 µs" in line
+    assert "cost 120 µs" in line and "1500 µs per request more" in line
