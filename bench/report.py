@@ -164,7 +164,8 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         "## website_events.properties against store size",
         "",
         "Seeded through `Store.record` in batches of 50,000 (`bench/seed.py`, cached under `bench/.cache/`), one list;"
-        " measured in process (the WSGI app called directly, no server), 300 calls after 20 warm-up calls.",
+        " measured in process (the WSGI app called directly, no server), 300 calls each after 20 warm-up calls, the"
+        " sizes taking turns call by call.",
         "",
         "| events in the list | p50 ms | p99 ms |",
         "|---:|---:|---:|",
