@@ -81,9 +81,10 @@ def _budget(report: dict) -> list[str]:
             f"- {server}: the ceiling's {b['rps']:,.0f} req/s on {cores} cores put the server's own cost at most"
             f" {server_cpu:.0f} µs per request, so a/b ≥ {min_ab} leaves our code {allowed:.0f} µs per request."
             f" In process, our path and the write at this run's {a['events_per_commit']:.1f} events per commit cost"
-            f" {ours:.0f} µs; served, (a) took {spent:.0f} µs per request more than (b). The difference is not work"
-            " of our code as measured alone: it goes to waiting for the turn to commit, and to contention among the"
-            " worker's threads (each must win the GIL back after every blocking call)."
+            f" {ours:.0f} µs; served, (a) took {spent:.0f} µs per request more than (b)."
+            + (" The difference is not work of our code as measured alone: it goes to waiting for the turn to"
+               " commit, and to contention among the worker's threads (each must win the GIL back after every"
+               " blocking call)." if spent > ours else "")
         )
     return lines
 

@@ -100,3 +100,8 @@ def test_the_report_states_the_cpu_budget_from_the_runs_own_figures():
     # ours in process 40 + 80 = 120 µs; served, (a) took (4000/1000 - 1) x 500 = 1500 µs more.
     assert "500 µs per request" in line and "leaves our code 125 µs" in line
     assert "cost 120 µs" in line and "1500 µs per request more" in line
+    assert "waiting for the turn" in line
+    # When (a) served costs no more than our code alone, the report does not blame waiting.
+    rows["a"]["rps"] = 3600.0  # (4000/3600 - 1) x 500 = 56 µs < 120 µs
+    (_, line) = report_module._budget({"cost": cost, "cores": 2, "servers": {"gunicorn": rows}})
+    assert "waiting for the turn" not in line

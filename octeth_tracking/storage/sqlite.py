@@ -1,14 +1,15 @@
 """The default store: one SQLite file, WAL mode, group commit.
 
-Threading strategy: reads take a connection from a pool shared by the process's
-threads (WAL lets them run beside a writer); writes share one write connection per
-process, used by one request thread at a time, the leader (as in LevelDB's write queue or MySQL's binlog group commit). A
-request thread queues its events; if no commit is in progress it leads: it takes
-everything queued, writes it in one transaction, commits once (``synchronous=FULL``:
-the commit is on disk), wakes the others, and passes the lead to the first job queued
-meanwhile. The fsync is shared by the whole batch, no 200 leaves before its commit, no
-thread switch is spent on a writer thread, and a lock held by another process is
-waited out by the leader, never reported to a client as "database is locked".
+Threading strategy: reads take a connection from a pool shared by the process's threads
+(WAL lets them run beside a writer); writes share one write connection per process, used
+by one request thread at a time, the leader (as in LevelDB's write queue or MySQL's
+binlog group commit). A request thread queues its events; if no commit is in progress it
+leads: it takes everything queued, writes it in one transaction, commits once
+(``synchronous=FULL``: the commit is on disk), wakes the others, and passes the lead to
+the first job queued meanwhile. The fsync is shared by the whole batch, no 200 leaves
+before its commit, no thread switch is spent on a writer thread, and a lock held by
+another process is waited out by the leader, never reported to a client as "database is
+locked".
 """
 
 from __future__ import annotations
