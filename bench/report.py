@@ -56,37 +56,56 @@ def _per_event_write(cost: dict, per_commit: float) -> float:
 
 
 def _budget(report: dict) -> list[str]:
-    """The CPU arithmetic of each ratio target, from this run's figures and ``bench/cost.py``'s."""
+    """Where the CPU went, per ratio target: this run's measured figures beside ``bench/cost.py``'s."""
     cost = report.get("cost")
-    if not cost:
-        return []
-    cores = report["cores"]
-    write = ", ".join(f"{cpu:.0f} µs at {n}" for n, cpu in sorted(cost["write"].items()))
-    lines = [
-        f"- CPU per request in our code, measured in process in this run (`bench/cost.py`): the request path"
-        f" without the write (parse, authenticate, validate, answer) {cost['path']:.0f} µs; the durable write, per"
-        f" event, by events per commit: {write}. A commit costs about {cost['write'][1]:.0f} µs of CPU whatever"
-        " it holds (most of it the kernel's, for the fsync), so events per commit decide the write's cost.",
-    ]
+    lines = []
+    if cost:
+        write = ", ".join(f"{cpu:.0f} µs at {n}" for n, cpu in sorted(cost["write"].items()))
+        lines.append(
+            f"- CPU per request in our code, measured in process in this run (`bench/cost.py`): the request path"
+            f" without the write (parse, authenticate, validate, answer) {cost['path']:.0f} µs; the durable write, per"
+            f" event, by events per commit: {write}. A commit costs about {cost['write'][1]:.0f} µs of CPU whatever"
+            " it holds, so events per commit decide the write's cost."
+        )
     for server, rows in report["servers"].items():
         a, b = rows["a"], rows["b"]
         min_ab = RATIO_TARGETS.get(server, (0, 0))[0]
-        if not (a["rps"] and b["rps"] and min_ab and a["events_per_commit"]):
+        if not (min_ab and "machine_us" in a and "machine_us" in b):
             continue
-        server_cpu = cores * 1e6 / b["rps"]  # an upper bound: the load generator shares the cores
-        allowed = (1 / min_ab - 1) * server_cpu
-        ours = cost["path"] + _per_event_write(cost, a["events_per_commit"])
-        spent = (b["rps"] / a["rps"] - 1) * server_cpu
-        lines.append(
-            f"- {server}: the ceiling's {b['rps']:,.0f} req/s on {cores} cores put the server's own cost at most"
-            f" {server_cpu:.0f} µs per request, so a/b ≥ {min_ab} leaves our code {allowed:.0f} µs per request."
-            f" In process, our path and the write at this run's {a['events_per_commit']:.1f} events per commit cost"
-            f" {ours:.0f} µs; served, (a) took {spent:.0f} µs per request more than (b)."
-            + (" The difference is not work of our code as measured alone: it goes to waiting for the turn to"
-               " commit, and to contention among the worker's threads (each must win the GIL back after every"
-               " blocking call)." if spent > ours else "")
+        line = (
+            f"- {server}: per request, the machine spent {b['machine_us']:.0f} µs of CPU on (b) and"
+            f" {a['machine_us']:.0f} µs on (a) (every process, the load generator included), and stood idle"
+            f" {b['idle']:.0%} and {a['idle']:.0%} of the time. Were both CPU-bound, a/b ≥ {min_ab} would need (a)"
+            f" within {b['machine_us'] / min_ab:.0f} µs. The workers of (a) used {a['workers_us']:.0f} µs per request,"
+            f" those of (b) {b['workers_us']:.0f}: {a['workers_us'] - b['workers_us']:.0f} µs more"
         )
+        if cost and a.get("events_per_commit"):
+            ours = cost["path"] + _per_event_write(cost, a["events_per_commit"])
+            line += (f", where our code alone (the path, and the write at this run's {a['events_per_commit']:.1f}"
+                     f" events per commit) costs {ours:.0f} µs in process")
+        line += f". Context switches per request: {a['switches']:.1f} under (a), {b['switches']:.1f} under (b)."
+        lines.append(line)
     return lines
+
+
+def _cpu_table(report: dict) -> list[str]:
+    """Measured CPU per request of every target (absent where ``/proc`` is not)."""
+    rows = [(server, target, row) for server, targets in report["servers"].items()
+            for target, row in targets.items() if "machine_us" in row]
+    if not rows:
+        return []
+    lines = [
+        "CPU per request, read from `/proc` around each round (`bench/procstat.py`; medians of rounds): the"
+        " server's workers, the whole machine (every process, wrk included), the machine's idle share, and"
+        " context switches (machine-wide) per request.",
+        "",
+        "| server | target | workers µs/request | machine µs/request | machine idle | context switches/request |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for server, target, row in rows:
+        lines.append(f"| {server} | ({target}) {NAMES[target]} | {row['workers_us']:.0f} | {row['machine_us']:.0f}"
+                     f" | {row['idle']:.0%} | {row['switches']:.1f} |")
+    return lines + [""]
 
 
 def _mb(values: list[float]) -> str:
@@ -94,10 +113,10 @@ def _mb(values: list[float]) -> str:
 
 
 def write_report(report: dict, out: Path, machine: str, log) -> bool:
-    from run import durable_check
+    from run import WARMUP_RUNS, durable_check
 
     args = report["args"]
-    runs = args.rounds + 1
+    runs = args.rounds + WARMUP_RUNS
     lines = [
         "# Performance",
         "",
@@ -148,7 +167,8 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         growth = max((end / start - 1 for start, end in zip(a["rss_start"], a["rss_end"])), default=float("nan"))
         verdicts.append((growth <= 0.10, f"{server}: memory per worker of a grew {growth:+.0%} after warm-up (target ≤ +10 %)"))
         log(f"{server}: a/b = {ab:.2f}, a/c = {ac:.2f}, p99 a/b = {p99:.1f}, events per commit {a['events_per_commit'] or 0:.1f}")
-    lines += ["", "Rounds (req/s, in order; then the workers' total RSS in MB after warm-up and after each round):", ""]
+    lines += [""] + _cpu_table(report)
+    lines += ["Rounds (req/s, in order; then the workers' total RSS in MB after warm-up and after each round):", ""]
     for server, rows in report["servers"].items():
         for target in "abc":
             row = rows[target]

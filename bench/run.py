@@ -33,11 +33,15 @@ sys.path.insert(0, str(BENCH))
 
 from bodies import templates  # noqa: E402
 from loadgen import load, wrk_available  # noqa: E402
+from procstat import Meter  # noqa: E402
 
 ROOT = BENCH.parent
 TARGETS = {"a": "ours", "b": "ceiling", "c": "peer"}
 SERVERS = ("gunicorn", "granian")
 PATH = "/api/v1/event"
+# The warm-up is this many runs: each run's connections are spread over the workers
+# anew, so no worker goes into the rounds barely warmed.
+WARMUP_RUNS = 3
 
 
 def free_port() -> int:
@@ -164,15 +168,19 @@ def bench_server(server: str, args: argparse.Namespace, workdir: Path, log) -> d
     try:
         for target in targets.values():
             target.wait_ready()
-        for target in targets.values():  # warm-up: imports, connections, caches
-            run += 1
-            target.acknowledged += load(target.url, bodies, run, args.connections, args.warmup, args.generator)["acknowledged"]
+        for _ in range(WARMUP_RUNS):  # imports, connections, caches
+            for target in targets.values():
+                run += 1
+                target.acknowledged += load(target.url, bodies, run, args.connections, args.warmup / WARMUP_RUNS,
+                                            args.generator)["acknowledged"]
         rss_start = {name: t.rss_mb() for name, t in targets.items()}
         rss_rounds: dict[str, list[float]] = {name: [] for name in targets}
         for round_ in range(1, args.rounds + 1):
             for name, target in targets.items():
                 run += 1
+                meter = Meter(target.workers())
                 result = load(target.url, bodies, run, args.connections, args.duration, args.generator)
+                result.update(meter.read(result["requests"]))
                 target.acknowledged += result["acknowledged"]
                 target.results.append(result)
                 rss_rounds[name].append(round(sum(target.rss_mb()), 1))
@@ -195,6 +203,9 @@ def bench_server(server: str, args: argparse.Namespace, workdir: Path, log) -> d
             "rss_start": rss_start[name], "rss_end": rss_end[name], "rss_rounds": rss_rounds[name],
             "rounds": [round(r["rps"]) for r in results], "generator": results[0]["generator"],
         }
+        for key in ("workers_us", "machine_us", "switches", "idle"):  # absent without /proc
+            if all(key in r for r in results):
+                summary[name][key] = statistics.median(r[key] for r in results)
     return summary
 
 
@@ -274,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
     args.duration = args.duration or (4 if args.quick else 10)
-    # Long enough for the SQLite page caches and the server's thread pools to fill: a
-    # worker's RSS grew by about 5 MB in the first 10 s of load, then by 1.7 MB over the
-    # next 90 s, ever more slowly (its write connection's page cache reaching its cap).
+    # Long enough for a worker's memory to settle: under gunicorn its RSS grew by about
+    # 4 MB in its first 10 s of load, then by about 1 MB over the next 80 s. The growth
+    # lies in the malloc arenas of its 8 request threads (a few hundred kB each), not in
+    # SQLite's page cache (capping that at 256 kB changed nothing).
     args.warmup = args.warmup or (2 if args.quick else 30)
     args.out = args.out or (BENCH / ".cache" / "performance-quick.md" if args.quick else ROOT / "docs" / "performance.md")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sqlite3
 import sys
+import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -89,19 +91,40 @@ def test_cost_measures_what_it_says_each_request_answered_and_each_event_stored(
     assert cpu > 0 and wall > 0
 
 
-def test_the_report_states_the_cpu_budget_from_the_runs_own_figures():
+def test_the_report_sets_measured_cpu_beside_our_code_alone():
     report_module = importlib.import_module("report")
     cost = {"path": 40.0, "write": {1: 200.0, 4: 80.0, 16: 40.0, 64: 30.0}}
     assert report_module._per_event_write(cost, 10.0) == pytest.approx(60.0)  # between 4 and 16
     assert report_module._per_event_write(cost, 0.5) == 200.0 and report_module._per_event_write(cost, 99) == 30.0
-    rows = {"a": {"rps": 1000.0, "events_per_commit": 4.0}, "b": {"rps": 4000.0}}
-    (_, line) = report_module._budget({"cost": cost, "cores": 2, "servers": {"gunicorn": rows}})
-    # The server's own cost: 2 cores / 4000 req/s = 500 µs; a/b >= 0.8 leaves 0.25 x 500 = 125 µs;
-    # ours in process 40 + 80 = 120 µs; served, (a) took (4000/1000 - 1) x 500 = 1500 µs more.
-    assert "500 µs per request" in line and "leaves our code 125 µs" in line
-    assert "cost 120 µs" in line and "1500 µs per request more" in line
-    assert "waiting for the turn" in line
-    # When (a) served costs no more than our code alone, the report does not blame waiting.
-    rows["a"]["rps"] = 3600.0  # (4000/3600 - 1) x 500 = 56 µs < 120 µs
-    (_, line) = report_module._budget({"cost": cost, "cores": 2, "servers": {"gunicorn": rows}})
-    assert "waiting for the turn" not in line
+    measured = {"machine_us": 500.0, "workers_us": 400.0, "idle": 0.02, "switches": 6.0}
+    rows = {"a": {"rps": 1000.0, "events_per_commit": 4.0, **measured, "machine_us": 950.0, "workers_us": 860.0,
+                  "idle": 0.18, "switches": 16.5},
+            "b": {"rps": 4000.0, **measured}}
+    report = {"cost": cost, "servers": {"gunicorn": rows}}
+    (_, line) = report_module._budget(report)
+    # a/b >= 0.8 of a CPU-bound ceiling at 500 µs per request leaves (a) 500 / 0.8 = 625 µs;
+    # the workers of (a) used 860 - 400 = 460 µs more; ours alone in process 40 + 80 = 120 µs.
+    assert "500 µs of CPU on (b) and 950 µs on (a)" in line and "idle 2% and 18%" in line
+    assert "within 625 µs" in line and "460 µs more" in line and "costs 120 µs in process" in line
+    assert "16.5 under (a), 6.0 under (b)" in line
+    table = report_module._cpu_table(report)
+    assert "| gunicorn | (a) ours | 860 | 950 | 18% | 16.5 |" in table
+    # Without /proc (no measured figures) neither the line nor the table claims anything.
+    for row in rows.values():
+        del row["machine_us"]
+    assert report_module._budget(report) == report_module._budget({**report, "servers": {}})
+    assert report_module._cpu_table(report) == []
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="no /proc here (not Linux): the meter reads nothing")
+def test_the_meter_reads_cpu_per_request_from_proc():
+    procstat = importlib.import_module("procstat")
+    meter = procstat.Meter([os.getpid()])
+    burn_until = time.process_time() + 0.2
+    while time.process_time() < burn_until:
+        pass
+    figures = meter.read(requests=100)
+    assert figures["workers_us"] >= 0.15 / 100 * 1e6  # 0.2 s of CPU over 100 requests, less a clock tick or two
+    assert figures["machine_us"] > 0 and 0 <= figures["idle"] <= 1 and figures["switches"] >= 0
+    assert meter.read(requests=0) == {}
+    assert procstat.process_cpu([2**22 + 1]) == 0  # beyond pid_max: a process gone counts nothing
