@@ -129,3 +129,70 @@ def test_a_forked_child_writes_through_its_own_connection(tmp_path):
     store.record([event(3)])
     assert store.count_events() == 3
     store.close()
+
+
+def traced(store: SQLiteStore) -> list[str]:
+    """The SQL the store's writer runs from now on."""
+    statements: list[str] = []
+    store._writer_state().conn.set_trace_callback(statements.append)
+    return statements
+
+
+def test_the_common_batch_is_one_insert_with_its_own_commit(tmp_path):
+    store = SQLiteStore(tmp_path / "o.db")
+    store.record([event(0)])  # the registry now holds (pageView, n)
+    statements = traced(store)
+    receipts = store.record([event(1), event(2), event(3)])
+    assert [r.uuid for r in receipts] == [event(n).uuid for n in (1, 2, 3)] and not any(r.duplicate for r in receipts)
+    assert len(statements) == 1 and statements[0].count("NULL") == 3  # no BEGIN, no COMMIT: one statement
+    store.close()
+    with sqlite3.connect(tmp_path / "o.db") as conn:  # another connection sees it: committed
+        assert conn.execute("SELECT count(*), count(DISTINCT created_at) FROM events").fetchone() == (4, 2)
+
+
+@pytest.mark.parametrize("warm", [pytest.param(True, id="one-statement"), pytest.param(False, id="transaction")])
+def test_duplicates_get_the_stored_answer_on_either_path(tmp_path, warm):
+    store = SQLiteStore(tmp_path / "d.db")
+    store.record([event(1)])  # stored once, as visitor v1
+    if not warm:  # a writer that takes no event in one statement: the transaction path answers
+        store._writer_state().max_rows = 0
+    again = event(1, external_id="someone-else")
+    twice = event(2, external_id="second-visitor")
+    receipts = store.record([event(2), again, twice, event(3)])
+    assert [(r.uuid, r.external_id, r.duplicate) for r in receipts] == [
+        (event(2).uuid, "v2", False),
+        (event(1).uuid, "v1", True),  # the stored row's visitor, not the one sent again
+        (event(2).uuid, "v2", True),  # the same uuid twice in one batch: the first one stored
+        (event(3).uuid, "v3", False),
+    ]
+    assert store.count_events() == 3
+    store.close()
+
+
+def test_a_value_the_statement_refuses_fails_only_its_own_job(tmp_path):
+    store = SQLiteStore(tmp_path / "v.db")
+    store.record([event(0)])  # a known name: the batch starts down the one-statement path
+    lock = os.open(str(tmp_path / "v.db") + "-writer.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # hold the turn so that all three queue into one batch
+    outcomes: dict[int, object] = {}
+
+    def send(n: int) -> None:
+        try:
+            outcomes[n] = store.record([event(n, properties={"n": {1, 2} if n == 2 else n})])[0].uuid
+        except TypeError as error:  # a set is not JSON
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for _ in range(5000):
+        if queued(store) == 3:
+            break
+        time.sleep(0.001)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    os.close(lock)
+    for thread in threads:
+        thread.join(30)
+    assert isinstance(outcomes[2], TypeError) and outcomes[1] == event(1).uuid and outcomes[3] == event(3).uuid
+    assert store.count_events() == 3
+    store.close()

@@ -10,6 +10,12 @@ the first job queued meanwhile. The fsync is shared by the whole batch, no 200 l
 before its commit, no thread switch is spent on a writer thread, and a lock held by
 another process is waited out by the leader, never reported to a client as "database is
 locked".
+
+The common batch (no email, no property name new to the registry) is one multi-row
+INSERT that is its own transaction: the leader gives up the GIL once per commit, for the
+write and the fsync together, instead of once per statement, and must win it back from
+the request threads only once. The woken threads of a batch wake one another in turn
+rather than all at once, so they do not all queue for the GIL together.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 import uuid as uuid_module
 from collections import deque
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -127,15 +134,16 @@ class _WriterTurn:
 
 
 class _Job:
-    __slots__ = ("events", "receipts", "error", "done", "lead")
+    __slots__ = ("events", "receipts", "error", "done", "lead", "next")
 
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
         self.lead = False  # this job's thread commits the next batch
-        self.done = threading.Lock()  # held until a leader releases it: cheaper than an Event
+        self.done = threading.Lock()  # held until released (by a leader, or the job before): cheaper than an Event
         self.done.acquire()
+        self.next: _Job | None = None  # the job of the same batch that this job's thread wakes
 
 
 _LINKED_EMAIL = (
@@ -148,6 +156,16 @@ _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
     " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+_INSERT_ROW = "(?, ?, ?, ?, NULL, ?, ?, ?)"  # an event without email: 7 parameters
+_ROW_PARAMETERS = 7
+
+
+@lru_cache(maxsize=256)
+def _insert_rows(count: int) -> str:
+    """One INSERT of ``count`` events without email (the statement cache keeps each size prepared)."""
+    return _INSERT_EVENT.split(" VALUES ")[0] + " VALUES " + ", ".join([_INSERT_ROW] * count)
+
 
 # What a failed event costs its own job (a savepoint), rather than the whole batch.
 _JOB_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError, TypeError)
@@ -221,6 +239,9 @@ class _Writer:
         self.pending: deque[_Job] = deque()
         self.leading = False  # a thread is committing (or about to): the others queue and wait
         self.commits = 0
+        getlimit = getattr(self.conn, "getlimit", None)  # Python 3.11+; 999 was SQLite's limit before 3.32
+        variables = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit else 999
+        self.max_rows = variables // _ROW_PARAMETERS  # most events in one INSERT statement
 
     def close(self) -> None:
         self.conn.close()
@@ -431,7 +452,9 @@ class SQLiteStore:
             lead = job.lead = not writer.leading
             writer.leading = True
         if not lead:
-            job.done.acquire()  # released by the leader that committed our job, or made us the leader
+            job.done.acquire()  # released once our job is committed (or we are made the leader)
+            if job.next is not None:
+                job.next.done.release()  # wake the next of our batch: one at a time, not all at once
         if job.lead:
             self._lead(writer, job)
         if job.error is not None:
@@ -464,8 +487,11 @@ class SQLiteStore:
                         batch.append(job)
                         count += len(job.events)
                 self._commit(writer, batch)
-                for job in batch[1:]:  # batch[0] is the leader's own job
-                    job.done.release()
+                waiting = batch[1:]  # batch[0] is the leader's own job
+                for job, following in zip(waiting, waiting[1:]):
+                    job.next = following
+                if waiting:
+                    waiting[0].done.release()
                 writer.commits += 1
                 if writer.commits % self.checkpoint_every == 0:
                     # In our turn, after a commit whose requests are already answered, and
@@ -515,37 +541,99 @@ class SQLiteStore:
                 break
 
     @staticmethod
-    def _write_plain(conn: sqlite3.Connection, jobs: list[_Job], now: float) -> bool:
-        """Write the events that carry no email with one ``executemany``, if none is a duplicate.
+    def _insert_plain(writer: _Writer, events: list[Event], now: float) -> int:
+        """Insert events that carry no email, ignoring uuids already stored; returns how many were inserted.
 
-        Such an event touches only the events table, so the whole batch is one
-        statement, the first of the transaction. Any surprise (a duplicate uuid, a bad
-        value) rolls the transaction back, and the event-by-event path decides instead.
-        (No savepoint: every statement costs the writer the GIL again, behind the
-        request threads.)
+        One statement where the batch fits in one (each statement costs the writer the
+        GIL again, behind the request threads), else one ``executemany``.
         """
-        try:
-            rows = [
-                (e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
-                for job in jobs for e in job.events
+        if len(events) <= writer.max_rows:
+            parameters = [
+                value for e in events
+                for value in (e.list_id, e.uuid, e.external_id, e.event, _dumps(e.properties), e.event == "identify", now)
             ]
-            written = conn.executemany(_INSERT_EVENT, rows).rowcount == len(rows)
+            return int(writer.conn.execute(_insert_rows(len(events)), parameters).rowcount)
+        rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
+                for e in events]
+        return int(writer.conn.executemany(_INSERT_EVENT, rows).rowcount)
+
+    @staticmethod
+    def _write_plain(writer: _Writer, jobs: list[_Job], now: float) -> bool:
+        """Inside the transaction, write the jobs whose events carry no email, if none is a duplicate.
+
+        Such an event touches only the events table, so they all go first, together. Any
+        surprise (a duplicate uuid, a bad value) rolls the transaction back, and the
+        event-by-event path decides instead. (No savepoint: one more statement.)
+        """
+        events = [event for job in jobs for event in job.events]
+        try:
+            written = SQLiteStore._insert_plain(writer, events, now) == len(events)
         except _JOB_ERRORS:
             written = False
         if written:
             for job in jobs:
                 job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
         else:
-            conn.execute("ROLLBACK")
+            writer.conn.execute("ROLLBACK")
         return written
 
+    @staticmethod
+    def _write_at_once(writer: _Writer, jobs: list[_Job]) -> bool:
+        """Write the batch as one INSERT, its own transaction, if it is the common kind.
+
+        That is: no event carries an email (each touches the events table only) and the
+        registry already holds every property name (nothing else to write). Returns False,
+        having written nothing, for any other batch, or for a value the statement refuses:
+        the transaction path decides those. A uuid already stored is ignored by the
+        statement and answered afterwards from the stored row.
+        """
+        events = [event for job in jobs for event in job.events]
+        if (len(events) > writer.max_rows or any(event.email is not None for event in events)
+                or writer.registered.new_pairs(events)):
+            return False
+        try:
+            inserted = SQLiteStore._insert_plain(writer, events, time.time())  # outside a transaction: its own
+        except _JOB_ERRORS:
+            return False  # one statement: it wrote nothing
+        if inserted == len(events):
+            for job in jobs:
+                job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+        else:
+            SQLiteStore._answer_duplicates(writer.conn, jobs, inserted)
+        return True
+
+    @staticmethod
+    def _answer_duplicates(conn: sqlite3.Connection, jobs: list[_Job], inserted: int) -> None:
+        """Receipts for a one-statement batch that ignored some events as already stored.
+
+        The statement gave the rows it inserted consecutive ids ending at this connection's
+        last insert; an event whose stored row is not one of them, or was claimed by an
+        earlier event of the batch (the same uuid twice), is a duplicate.
+        """
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        ours = range(last - inserted + 1, last + 1) if inserted else range(0)
+        claimed: set[int] = set()
+        for job in jobs:
+            job.receipts = []
+            for e in job.events:
+                row_id, external_id, sent = conn.execute(
+                    "SELECT id, external_id, identify_sent FROM events WHERE list_id = ? AND uuid = ?", (e.list_id, e.uuid)
+                ).fetchone()
+                if row_id in ours and row_id not in claimed:
+                    claimed.add(row_id)
+                    job.receipts.append(Receipt(e.uuid, e.external_id, e.event == "identify"))
+                else:
+                    job.receipts.append(Receipt(e.uuid, external_id, bool(sent), duplicate=True))
+
     def _commit_once(self, writer: _Writer, jobs: list[_Job]) -> None:
+        if self._write_at_once(writer, jobs):
+            return
         conn, registered = writer.conn, writer.registered
         now = time.time()
         pairs: set[tuple[int, str, str | None]] = set()
         conn.execute("BEGIN IMMEDIATE")
         plain = [job for job in jobs if all(event.email is None for event in job.events)]
-        if plain and self._write_plain(conn, plain, now):
+        if plain and self._write_plain(writer, plain, now):
             pairs = registered.new_pairs(event for job in plain for event in job.events)
             written = {id(job) for job in plain}
             jobs = [job for job in jobs if id(job) not in written]
