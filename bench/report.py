@@ -207,9 +207,11 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         "",
         "- A durable 200 waits for its commit. A commit holds SQLite's one write lock through its fsync, so the two"
         " workers take turns (an `flock`, woken at once). In each worker one request thread at a time leads: it"
-        " takes everything queued when its turn comes, commits it, wakes the others and passes the lead to the first"
-        " request queued meanwhile (no writer thread). Requests per commit are bounded by the requests in flight per"
-        " worker: at most 8 under gunicorn's 8 threads.",
+        " takes everything queued when its turn comes and commits it (the common batch, no email and no property"
+        " name new to the registry, as one INSERT that is its own transaction), wakes the first of the others (each"
+        " woken thread wakes the next) and passes the lead to the first request queued meanwhile (no writer thread)."
+        " Requests per commit are bounded by the requests in flight per worker: at most 8 under gunicorn's 8"
+        " threads.",
     ]
     lines += _budget(report)
     lines += [
