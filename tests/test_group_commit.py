@@ -65,25 +65,25 @@ def queued(store: SQLiteStore) -> int:
     return len(writer.pending) if writer is not None else 0
 
 
-def test_jobs_queued_behind_a_commit_share_the_next_one_and_a_bad_job_costs_only_itself(tmp_path):
-    # Another process's turn (the flock) holds the first leader back while the rest queue up.
-    store = SQLiteStore(tmp_path / "q.db")
-    store.record([event(0)])  # opens this process's writer
+def send_in_one_batch(store: SQLiteStore, db, properties: dict[int, dict]) -> dict[int, object]:
+    """Record event n with ``properties[n]``, one thread each, all queued into one batch: another
+    process's turn (the flock) holds the first leader back while the rest queue up. Returns
+    each event's uuid, or the error its record raised."""
     outcomes: dict[int, object] = {}
 
-    def send(n: int, properties: dict) -> None:
+    def send(n: int) -> None:
         try:
-            outcomes[n] = store.record([event(n, properties=properties)])[0].uuid
+            outcomes[n] = store.record([event(n, properties=properties[n])])[0].uuid
         except TypeError as error:  # a set is not JSON
             outcomes[n] = error
 
-    lock = os.open(str(tmp_path / "q.db") + "-writer.lock", os.O_RDWR)
+    lock = os.open(str(db) + "-writer.lock", os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_EX)
-    threads = [threading.Thread(target=send, args=(n, {"n": n} if n != 3 else {"bad": {1, 2}})) for n in range(1, 6)]
+    threads = [threading.Thread(target=send, args=(n,)) for n in properties]
     for thread in threads:
         thread.start()
     for _ in range(5000):  # bounded: every job queued (the leader's own stays queued until its turn)
-        if queued(store) == 5:
+        if queued(store) == len(properties):
             break
         time.sleep(0.001)
     fcntl.flock(lock, fcntl.LOCK_UN)
@@ -91,6 +91,13 @@ def test_jobs_queued_behind_a_commit_share_the_next_one_and_a_bad_job_costs_only
     for thread in threads:
         thread.join(30)
     assert not any(thread.is_alive() for thread in threads)
+    return outcomes
+
+
+def test_jobs_queued_behind_a_commit_share_the_next_one_and_a_bad_job_costs_only_itself(tmp_path):
+    store = SQLiteStore(tmp_path / "q.db")
+    store.record([event(0)])  # opens this process's writer
+    outcomes = send_in_one_batch(store, tmp_path / "q.db", {n: {"n": n} if n != 3 else {"bad": {1, 2}} for n in range(1, 6)})
     assert isinstance(outcomes.pop(3), TypeError)
     assert sorted(outcomes) == [1, 2, 4, 5]
     store.close()
@@ -172,27 +179,7 @@ def test_duplicates_get_the_stored_answer_on_either_path(tmp_path, warm):
 def test_a_value_the_statement_refuses_fails_only_its_own_job(tmp_path):
     store = SQLiteStore(tmp_path / "v.db")
     store.record([event(0)])  # a known name: the batch starts down the one-statement path
-    lock = os.open(str(tmp_path / "v.db") + "-writer.lock", os.O_RDWR)
-    fcntl.flock(lock, fcntl.LOCK_EX)  # hold the turn so that all three queue into one batch
-    outcomes: dict[int, object] = {}
-
-    def send(n: int) -> None:
-        try:
-            outcomes[n] = store.record([event(n, properties={"n": {1, 2} if n == 2 else n})])[0].uuid
-        except TypeError as error:  # a set is not JSON
-            outcomes[n] = error
-
-    threads = [threading.Thread(target=send, args=(n,)) for n in (1, 2, 3)]
-    for thread in threads:
-        thread.start()
-    for _ in range(5000):
-        if queued(store) == 3:
-            break
-        time.sleep(0.001)
-    fcntl.flock(lock, fcntl.LOCK_UN)
-    os.close(lock)
-    for thread in threads:
-        thread.join(30)
+    outcomes = send_in_one_batch(store, tmp_path / "v.db", {n: {"n": {1, 2} if n == 2 else n} for n in (1, 2, 3)})
     assert isinstance(outcomes[2], TypeError) and outcomes[1] == event(1).uuid and outcomes[3] == event(3).uuid
     assert store.count_events() == 3
     store.close()
