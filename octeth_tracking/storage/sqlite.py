@@ -248,6 +248,12 @@ class _Writer:
         self.turn.close()
 
 
+def _all_stored(jobs: list[_Job]) -> None:
+    """Receipts for jobs of events without email, every one stored anew."""
+    for job in jobs:
+        job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+
+
 def _write(conn: sqlite3.Connection, events: Iterable[Event], now: float) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
     """Write events inside the caller's transaction; returns receipts and registry pairs."""
     receipts = []
@@ -571,8 +577,7 @@ class SQLiteStore:
         except _JOB_ERRORS:
             written = False
         if written:
-            for job in jobs:
-                job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+            _all_stored(jobs)
         else:
             writer.conn.execute("ROLLBACK")
         return written
@@ -596,8 +601,7 @@ class SQLiteStore:
         except _JOB_ERRORS:
             return False  # one statement: it wrote nothing
         if inserted == len(events):
-            for job in jobs:
-                job.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in job.events]
+            _all_stored(jobs)
         else:
             SQLiteStore._answer_duplicates(writer.conn, jobs, inserted)
         return True
