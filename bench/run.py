@@ -37,6 +37,8 @@ from procstat import Meter  # noqa: E402
 
 ROOT = BENCH.parent
 TARGETS = {"a": "ours", "b": "ceiling", "c": "peer"}
+# target -> (the app a server loads, whether it is a factory to call)
+APPS = {"a": ("octeth_tracking:create_app", True), "b": ("ceiling:app", False), "c": ("peer:app", False)}
 SERVERS = ("gunicorn", "granian")
 PATH = "/api/v1/event"
 # The warm-up is this many runs: each run's connections are spread over the workers
@@ -52,12 +54,12 @@ def free_port() -> int:
 
 def server_command(server: str, target: str, port: int) -> list[str]:
     """The same server, with the same settings, for each target."""
-    app = {"a": "octeth_tracking:create_app", "b": "ceiling:app", "c": "peer:app"}[target]
+    app, is_factory = APPS[target]
     if server == "gunicorn":
-        spec = app + "()" if target == "a" else app
+        spec = app + "()" if is_factory else app
         return [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "8", "-k", "gthread",
                 "-b", f"127.0.0.1:{port}", "--chdir", str(BENCH), "--log-level", "warning", spec]
-    factory = ["--factory"] if target == "a" else []
+    factory = ["--factory"] if is_factory else []
     return [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
             "--port", str(port), "--working-dir", str(BENCH), "--log-level", "warning", "--no-access-log",
             *factory, app]
@@ -154,15 +156,16 @@ def prepare_account(workdir: Path) -> tuple[str, int, str]:
     return key, list_id, str(path)
 
 
-def bench_server(server: str, args: argparse.Namespace, workdir: Path, log) -> dict:
+def bench_server(server: str, args: argparse.Namespace, workdir: Path, log, names: tuple[str, ...] = ("a", "b", "c")) -> dict:
+    """Serve each of ``names`` (keys of ``APPS``) under ``server`` and drive them in alternation."""
     key, list_id, template = prepare_account(workdir)
     bodies = templates(key, list_id)
     env = {**os.environ, "OCTETH_TRACKING_EVENT_RATE_LIMIT": "0", "BENCH_API_KEY": key,
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCH)])}
     targets = {}
-    for name in TARGETS:
-        if name == "a":
-            (workdir / f"{server}-ours.db").write_bytes(Path(template).read_bytes())
+    for name in names:
+        if APPS[name][1]:  # our app, built on the account's database
+            (workdir / f"{server}-{TARGETS[name]}.db").write_bytes(Path(template).read_bytes())
         targets[name] = Target(server=server, target=name, workdir=workdir, env=env)
     run = 0
     try:

@@ -128,3 +128,38 @@ def test_the_meter_reads_cpu_per_request_from_proc():
     assert figures["machine_us"] > 0 and 0 <= figures["idle"] <= 1 and figures["switches"] >= 0
     assert meter.read(requests=0) == {}
     assert procstat.process_cpu([2**22 + 1]) == 0  # beyond pid_max: a process gone counts nothing
+
+
+def test_the_bounds_answer_every_event_and_store_none(tmp_path, monkeypatch):
+    # bench/bound.py's (w) and (n): our app with the write replaced; they must answer as
+    # ours does (or the comparison is not like for like) and must never store.
+    from werkzeug.test import Client
+
+    from octeth_tracking import SQLiteStore
+
+    bound = importlib.import_module("bound")
+    path = tmp_path / "bound.db"
+    store = SQLiteStore(path)
+    user = store.create_user("bench")
+    key, list_id = store.create_api_key(user), store.create_list(user, "bench")
+    monkeypatch.setenv("OCTETH_TRACKING_DB", str(path))
+    monkeypatch.setenv(bound.WAIT_ENV, "0")
+    body = {**VALID, "APIKey": key, "ListID": list_id, "Event": "identify", "Email": "v-1@example.com"}
+    for factory in (bound.waiting_app, bound.answering_app):
+        answer = Client(factory()).post("/api/v1/event", json={**body, "UUID": bodies.make_uuid(1, 1, 1)})
+        assert answer.status_code == 200, factory
+        assert answer.get_json() == {"status": "success", "uuid": bodies.make_uuid(1, 1, 1), "external_id": "v-1",
+                                     "identify_event_sent": True}
+    waiting = bound.WaitingStore(str(path), wait=0)
+    events = [_page_view(list_id, n) for n in range(3)]
+    assert [r.uuid for r in waiting.record(events)] == [e.uuid for e in events]
+    assert waiting._writer.commits == 1  # through the group commit's leader, as ours
+    assert store.count_events() == 0
+    assert run.APPS["w"] == ("bound:waiting_app", True) and run.APPS["n"] == ("bound:answering_app", True)
+
+
+def _page_view(list_id, n):
+    from octeth_tracking.storage import Event
+
+    return Event(list_id=list_id, uuid=bodies.make_uuid(2, 1, n), external_id=f"v-{n}", event="pageView",
+                 email=None, properties={"url": "https://x.test/"})
