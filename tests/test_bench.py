@@ -89,6 +89,8 @@ def test_cost_measures_what_it_says_each_request_answered_and_each_event_stored(
     assert cost.request_path(tmp_path, requests=40, repeat=1) > 0  # raises unless every answer was a 200
     cpu, wall = cost.commit_cost(tmp_path, batch=4, events=8, repeat=2)  # raises unless every event was stored
     assert cpu > 0 and wall > 0
+    # On a store filled first: it raises unless the 12 events filled in and the 8 timed are all there.
+    assert cost.commit_cost(tmp_path, batch=4, events=8, repeat=1, stored=12)[0] > 0
 
 
 def test_the_report_sets_measured_cpu_beside_our_code_alone():
