@@ -60,12 +60,15 @@ def _budget(report: dict) -> list[str]:
     cost = report.get("cost")
     lines = []
     if cost:
-        write = ", ".join(f"{cpu:.0f} µs at {n}" for n, cpu in sorted(cost["write"].items()))
+        points = sorted(cost["write"].items())
+        write = ", ".join(f"{cpu:.0f} µs at {n}" for n, cpu in points)
+        (one, alone), (most, each) = points[0], points[-1]
         lines.append(
-            f"- CPU per request in our code, measured in process in this run (`bench/cost.py`): the request path"
-            f" without the write (parse, authenticate, validate, answer) {cost['path']:.0f} µs; the durable write, per"
-            f" event, by events per commit: {write}. A commit costs about {cost['write'][1]:.0f} µs of CPU whatever"
-            " it holds, so events per commit decide the write's cost."
+            f"- CPU per request in our code, measured in process in this run (`bench/cost.py`, the write on a store of"
+            f" a served run's size): the request path without the write (parse, authenticate, validate, answer)"
+            f" {cost['path']:.0f} µs; the durable write, per event, by events per commit: {write}. So a commit costs"
+            f" about {alone - each:.0f} µs whatever it holds, and each event about {each:.0f} µs more (its cost at"
+            f" {most} per commit): sharing a commit helps until the events' own cost is most of it."
         )
     for server, rows in report["servers"].items():
         a, b = rows["a"], rows["b"]
