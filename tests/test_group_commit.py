@@ -107,6 +107,24 @@ def test_jobs_queued_behind_a_commit_share_the_next_one_and_a_bad_job_costs_only
     assert len({created for _, created in rows}) == 1  # one commit for the whole queue
 
 
+def test_the_turn_is_free_for_another_process_after_each_commit_and_waited_for_while_held(tmp_path):
+    # Another open file of the lock stands for another process (an flock belongs to the open file).
+    store = SQLiteStore(tmp_path / "t.db")
+    store.record([event(1)])
+    other = os.open(str(tmp_path / "t.db") + "-writer.lock", os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if the commit kept the turn
+    recorded = threading.Event()
+    writer = threading.Thread(target=lambda: (store.record([event(2)]), recorded.set()))
+    writer.start()
+    assert not recorded.wait(0.3)  # the other process's turn holds the commit back
+    fcntl.flock(other, fcntl.LOCK_UN)
+    writer.join(30)
+    assert recorded.is_set() and store.count_events() == 2
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and free again after it
+    os.close(other)
+    store.close()
+
+
 def test_a_write_lock_held_past_busy_timeout_fails_the_batch_and_the_next_request_leads(tmp_path):
     store = SQLiteStore(tmp_path / "b.db", busy_timeout=0.2)
     holder = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
