@@ -62,7 +62,7 @@ def _budget(report: dict) -> list[str]:
     if cost:
         points = sorted(cost["write"].items())
         write = ", ".join(f"{cpu:.0f} µs at {n}" for n, cpu in points)
-        (one, alone), (most, each) = points[0], points[-1]
+        (_, alone), (most, each) = points[0], points[-1]
         lines.append(
             f"- CPU per request in our code, measured in process in this run (`bench/cost.py`, the write on a store of"
             f" a served run's size): the request path without the write (parse, authenticate, validate, answer)"

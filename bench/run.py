@@ -156,7 +156,9 @@ def prepare_account(workdir: Path) -> tuple[str, int, str]:
     return key, list_id, str(path)
 
 
-def bench_server(server: str, args: argparse.Namespace, workdir: Path, log, names: tuple[str, ...] = ("a", "b", "c")) -> dict:
+def bench_server(
+    server: str, args: argparse.Namespace, workdir: Path, log, names: tuple[str, ...] = ("a", "b", "c")
+) -> dict:
     """Serve each of ``names`` (keys of ``APPS``) under ``server`` and drive them in alternation."""
     key, list_id, template = prepare_account(workdir)
     bodies = templates(key, list_id)

@@ -212,7 +212,7 @@ class _FastValidator:
         conditions = _string_conditions(schema)
         self.names = sorted({name for name, _, _ in conditions})
         self.variants: dict[tuple[Any, ...], Any] = {}
-        if not conditions or len(self.names) > 2:
+        if not conditions or len(self.names) > 2:  # a variant per combination: keep them few
             return
         rest = [rule for rule in schema["allOf"] if not any(rule.get("then") is then for _, _, then in conditions)]
         # Each name's possible values: one of the tested strings, or anything else (None).
