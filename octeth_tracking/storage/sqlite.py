@@ -157,14 +157,14 @@ _INSERT_EVENT = (
     " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-_INSERT_ROW = "(?, ?, ?, ?, NULL, ?, ?, ?)"  # an event without email: 7 parameters
-_ROW_PARAMETERS = 7
+_ROW_PARAMETERS = _INSERT_EVENT.count("?")
 
 
 @lru_cache(maxsize=256)
 def _insert_rows(count: int) -> str:
-    """One INSERT of ``count`` events without email (the statement cache keeps each size prepared)."""
-    return _INSERT_EVENT.split(" VALUES ")[0] + " VALUES " + ", ".join([_INSERT_ROW] * count)
+    """``_INSERT_EVENT`` for ``count`` rows in one statement (the statement cache keeps each size prepared)."""
+    head, row = _INSERT_EVENT.split(" VALUES ")
+    return f"{head} VALUES {', '.join([row] * count)}"
 
 
 # What a failed event costs its own job (a savepoint), rather than the whole batch.
@@ -553,14 +553,10 @@ class SQLiteStore:
         One statement where the batch fits in one (each statement costs the writer the
         GIL again, behind the request threads), else one ``executemany``.
         """
-        if len(events) <= writer.max_rows:
-            parameters = [
-                value for e in events
-                for value in (e.list_id, e.uuid, e.external_id, e.event, _dumps(e.properties), e.event == "identify", now)
-            ]
-            return int(writer.conn.execute(_insert_rows(len(events)), parameters).rowcount)
         rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
                 for e in events]
+        if len(rows) <= writer.max_rows:
+            return int(writer.conn.execute(_insert_rows(len(rows)), [value for row in rows for value in row]).rowcount)
         return int(writer.conn.executemany(_INSERT_EVENT, rows).rowcount)
 
     @staticmethod
