@@ -10,7 +10,7 @@
    share of the fsync included) and wall time, per event. On a store already holding as
    many events as a served run leaves (200,000 by default), with random UUIDs and the
    benchmark's 50,000 visitors: on a fresh store the indexes fit in SQLite's page cache
-   and a commit cost about 40 % less, which is not what a server sees.
+   and an event cost less than half as much, which is not what a server sees.
 
 Figures are the best of several repetitions (the least disturbed by other work on a
 shared machine). They say what a server's worker pays per request in our code, to set
@@ -97,13 +97,9 @@ def commit_cost(workdir: Path, batch: int, events: int = 2000, repeat: int = 3, 
         run reaches: each index then spans more pages than the page cache holds, as served.
     """
     path = workdir / f"commit-{batch}.db"
-    if stored:
-        template, list_id = _stored(workdir, stored)
-        shutil.copyfile(template, path)
-        store = SQLiteStore(path)
-    else:
-        store = SQLiteStore(path)
-        list_id = store.create_list(store.create_user("bench"), "bench")
+    template, list_id = _stored(workdir, stored)
+    shutil.copyfile(template, path)
+    store = SQLiteStore(path)
     rng = random.Random(batch)
     count = batch * max(1, events // batch)
     best_cpu = best_wall = float("inf")
