@@ -83,9 +83,16 @@ def quickstart(store: Store, host: str, port: int, prefix: str) -> None:
           flush=True)
 
 
-def _free_port(host: str) -> int:
+def _check_port(host: str, port: int) -> int:
+    """The port the server can listen on (a free one for 0); ``OSError`` if it cannot have it.
+
+    Bound with ``SO_REUSEADDR`` as the servers bind, so a port left in TIME_WAIT passes;
+    one another process listens on does not (granian would only say so in a traceback,
+    after our readiness probe had reached that other process).
+    """
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
         return int(probe.getsockname()[1])
 
 
@@ -106,10 +113,14 @@ def serve(
     """Serve with granian when it is installed (one process per worker), else werkzeug's development server."""
     _configure_logging()
     store = open_store(db)
+    try:
+        free_port = _check_port(host, port)
+    except OSError as error:
+        store.close()
+        raise ConnectionError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     if importlib.util.find_spec("granian") is None:
         return _serve_werkzeug(store, host, port, prefix, first_run, redis)
-    if port == 0:
-        port = _free_port(host)  # granian cannot report the port it picked; ask the OS first
+    port = free_port  # granian cannot report a port it picked: the OS picks it first
     if first_run:
         quickstart(store, host, port, prefix)
     store.close()
@@ -172,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None,
                          workers=args.workers, redis=args.redis)
-        except ConnectionError as error:  # the database is not there: one line, not a traceback
+        except ConnectionError as error:  # no database, or no port: one line, not a traceback
             print(f"octeth-tracking: {error}", file=sys.stderr)
             return 1
     try:

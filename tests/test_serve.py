@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -39,3 +40,18 @@ def test_serve_says_which_server_and_answers(tmp_path, command, server):
         process.terminate()
         process.communicate(timeout=15)
     assert process.returncode in (0, -15)
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param([sys.executable, "-m", "octeth_tracking"], id="granian"),
+    pytest.param([sys.executable, "-c", WITHOUT_GRANIAN], id="werkzeug-fallback"),
+])
+def test_a_port_in_use_is_one_line_and_a_failure_not_a_serving_line(tmp_path, command):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run([*command, "serve", "--port", str(port), "--db", str(tmp_path / "s.db")],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 1
+    assert finished.stderr == f"octeth-tracking: cannot listen on 127.0.0.1:{port}: Address already in use\n"
