@@ -61,6 +61,14 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _external_id(value: str | int | float | None) -> str:
+    """The visitor id as text: an integral number such as ``42`` or ``42.0`` (the schema's
+    "integer" takes both) is written ``"42"``."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return str(int(value))
+
+
 def _json(body: dict[str, Any]) -> Response:
     return Response(json_body(body), mimetype="application/json")
 
@@ -172,7 +180,8 @@ class TrackingApp:
         else:
             body = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         # Top-level names are case-insensitive, and a null value counts as absent.
-        params = {str(key).lower(): value for key, value in body.items() if value is not None}
+        # ASCII case only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
+        params = {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
         user = self.authenticate(environ, params)
         limit = self.rate_limits[endpoint]
         if limit > 0:
@@ -196,13 +205,16 @@ class TrackingApp:
 
     def read_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
         """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""
-        declared = environ.get("CONTENT_LENGTH")
-        if declared and declared.isdigit() and int(declared) > self.max_body_size:
+        declared = environ.get("CONTENT_LENGTH") or ""
+        length = int(declared) if declared.isascii() and declared.isdigit() else None  # "²".isdigit() too
+        if length is not None and length > self.max_body_size:
             raise BodyTooLarge()
         if environ.get("wsgi.input_terminated"):  # the server ends the stream at the body's end
             data = self._read_terminated(environ)
-        elif declared and declared.isdigit():
-            data = self._read_declared(environ, int(declared))
+            if length is not None and len(data) < length:
+                raise InvalidJSON()  # the client went away mid-body
+        elif length is not None:
+            data = self._read_declared(environ, length)
         else:
             data = self._read_stream(environ)
         return self._parse(data)
@@ -303,7 +315,7 @@ class TrackingApp:
         event = Event(
             list_id=list_id,
             uuid=str(params.get("uuid") or uuid_module.uuid4()).lower(),
-            external_id=str(params.get("id", "")) or str(uuid_module.uuid4()),
+            external_id=_external_id(params.get("id")) or str(uuid_module.uuid4()),
             event=params["event"],
             email=normalize_email(email) if email else None,
             properties=properties,

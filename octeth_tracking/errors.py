@@ -8,6 +8,8 @@ with their messages, in ``schemas/``; the codes below belong to the transport.
 
 from __future__ import annotations
 
+import math
+
 from typing import TYPE_CHECKING, Iterable
 
 import orjson
@@ -120,7 +122,7 @@ class RateLimited(APIError):
 
     def __init__(self, retry_after: float) -> None:
         super().__init__()
-        self.retry_after = max(1, int(retry_after + 0.999))
+        self.retry_after = max(1, math.ceil(retry_after))  # never a second early
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}

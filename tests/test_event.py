@@ -58,6 +58,7 @@ CONVERSION = {"conversion-id": "my-order-234", "conversion-name": "purchase", "c
         pytest.param({"ListID": "1\n"}, [4], id="listid-trailing-newline"),
         pytest.param({"ListID": [1]}, [4], id="listid-array"),
         pytest.param({"ListID": 10**30}, [4], id="listid-huge"),
+        pytest.param({"ListID": "0" * 5000 + "1"}, [4], id="listid-5000-leading-zeros"),
         pytest.param({"ListID": 999}, [4], id="listid-unknown"),
         pytest.param({"Event": ...}, [5], id="event-missing"),
         pytest.param({"Event": ""}, [5], id="event-empty"),
@@ -87,6 +88,9 @@ CONVERSION = {"conversion-id": "my-order-234", "conversion-name": "purchase", "c
         pytest.param({"Properties": {"p": "v" * 8193}}, [17], id="property-value-too-long"),
         pytest.param({"ID": ["x"]}, [18], id="id-not-string"),
         pytest.param({"ID": "i" * 256}, [18], id="id-too-long"),
+        pytest.param({"ID": 10**255}, [18], id="id-number-of-256-digits"),
+        pytest.param({"ID": -(10**254)}, [18], id="id-negative-number-of-256-characters"),
+        pytest.param({"ID": 1.5}, [18], id="id-fraction"),
         pytest.param({"ListID": 999, "Event": ...}, [4, 5], id="unknown-list-and-missing-event"),
         pytest.param({"ListID": "x", "Event": "identify", "UUID": "u"}, [4, 6, 11], id="several-in-code-order"),
     ],
@@ -126,6 +130,7 @@ def test_error_messages_are_the_reference_ones(api, account):
         pytest.param({"Event": "e" * 255}, id="event-255-chars"),
         pytest.param({"Properties": {"cart": {"items": [{"sku": "A", "qty": 2}], "total": 9.5}, "tags": [1, "x", None]}}, id="nested-properties"),
         pytest.param({"ID": 2006}, id="numeric-id"),
+        pytest.param({"ID": 10**255 - 1}, id="numeric-id-of-255-digits"),
         pytest.param({"Properties": nested(8)}, id="properties-8-deep"),
         pytest.param({"Properties": {"list": [[[[[[[1]]]]]]]}}, id="arrays-count-as-depth-8-deep"),
     ],
@@ -157,6 +162,24 @@ def test_top_level_names_are_case_insensitive(api, account, store, names):
     assert response.get_json()["external_id"] == "v-1"
     # Names inside Properties keep their case.
     assert store.properties(account.list_id) == {"pageView": ["Url", "url"]}
+
+
+@pytest.mark.parametrize("visitor, external_id", [
+    pytest.param(2006, "2006", id="integer"),
+    pytest.param(2006.0, "2006", id="integral-float"),
+    pytest.param(-7, "-7", id="negative"),
+])
+def test_a_numeric_id_is_answered_and_stored_as_its_digits(api, account, store, visitor, external_id):
+    response = api.event(valid(account, ID=visitor, Event="identify", Email="n@example.com"))
+    assert response.get_json()["external_id"] == external_id
+    assert store.subscriber_email(account.list_id, external_id) == "n@example.com"
+
+
+def test_only_ascii_letters_fold_in_names(api, account, store):
+    # "\u212a" is the Kelvin sign, whose Unicode lower case is "k": "APIKEY" must not become "apikey".
+    response = api.event({"API\u212aEY": account.api_key, "ListID": account.list_id, "Event": "pageView"})
+    assert response.status_code == 401
+    assert store.count_events() == 0
 
 
 @pytest.mark.parametrize("visitor", [pytest.param(..., id="absent"), pytest.param("", id="empty")])

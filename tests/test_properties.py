@@ -63,6 +63,7 @@ def test_get_with_query_string(api, account):
         pytest.param(True, [2], id="bool"),
         pytest.param("", [2], id="empty-string"),
         pytest.param("3\n", [2], id="trailing-newline"),
+        pytest.param("0" * 5000 + "1", [2], id="5000-leading-zeros"),
         pytest.param(12345, [3], id="unknown"),
     ],
 )

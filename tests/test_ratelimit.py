@@ -84,6 +84,7 @@ def test_default_limit_is_reached_exactly(limited, store, account, endpoint, lim
 EDGES = [
     pytest.param(0.0, False, "10", id="at-open"),
     pytest.param(4.2, False, "6", id="inside-rounds-up"),
+    pytest.param(0.9995, False, "10", id="a-hair-past-a-second-rounds-up"),
     pytest.param(9.999, False, "1", id="just-before-edge"),
     pytest.param(10.0, True, None, id="at-edge"),
     pytest.param(25.0, True, None, id="windows-later"),

@@ -73,6 +73,22 @@ def test_chunked_body_over_limit_gets_413(store):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("terminated", [pytest.param(False, id="stream"), pytest.param(True, id="server-terminated")])
+@pytest.mark.parametrize("declared, sent", [
+    pytest.param("\u00b2", b"", id="superscript-two-is-no-length"),  # "²".isdigit() is True; int("²") fails
+    pytest.param("\u0661\u0660", b"", id="arabic-indic-digits-are-no-length"),
+    pytest.param("500", b"BODY", id="fewer-bytes-than-declared"),  # the client went away mid-body
+])
+def test_a_content_length_that_lies_gets_400_and_stores_nothing(store, account, terminated, declared, sent):
+    body = json.dumps({"APIKey": account.api_key, "ListID": account.list_id, "Event": "x"}).encode()
+    environ = EnvironBuilder(path="/api/v1/event", method="POST").get_environ()
+    environ.update({"wsgi.input": io.BytesIO(sent.replace(b"BODY", body)), "CONTENT_LENGTH": declared,
+                    "wsgi.input_terminated": terminated})
+    answer, status, headers = run_wsgi_app(create_app(store=store), environ, buffered=True)
+    assert (status, json.loads(b"".join(answer))["Errors"][0]["Code"]) == ("400 BAD REQUEST", 20)
+    assert store.count_events() == 0
+
+
 def test_body_at_limit_is_read(store, account):
     body = json.dumps({"APIKey": account.api_key, "ListID": account.list_id, "Event": "x"})
     api = API(create_app(store=store, max_body_size=len(body)))
