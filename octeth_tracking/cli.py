@@ -31,18 +31,27 @@ def _print(obj: Any) -> None:
     print(json_body(obj).decode(), flush=True)  # as the API writes it: `properties` prints the endpoint's bytes
 
 
-def _parser() -> argparse.ArgumentParser:
-    db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", default=DEFAULT_DB, help=f"SQLite path or database URL (default ./{DEFAULT_DB})")
-    server = argparse.ArgumentParser(add_help=False)
-    server.add_argument("--host", default="127.0.0.1")
-    server.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
-    server.add_argument("--prefix", default="/api/v1", help="mount point (default /api/v1)")
+def _options(defaults: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The database option and the server options, for the top level (with ``defaults``) or
+    a subcommand (without: a subcommand's own default would overwrite an option given
+    before it, as in ``--db x.db serve``)."""
+    default = None if defaults else argparse.SUPPRESS
+    db = argparse.ArgumentParser(add_help=False, argument_default=default)
+    db.add_argument("--db", help=f"SQLite path or database URL (default: OCTETH_TRACKING_DB, else ./{DEFAULT_DB})")
+    server = argparse.ArgumentParser(add_help=False, argument_default=default)
+    server.add_argument("--host", help="default 127.0.0.1")
+    server.add_argument("--port", type=int, help="0 picks a free port (default 8000)")
+    server.add_argument("--prefix", help="mount point (default: OCTETH_TRACKING_PREFIX, else /api/v1)")
     server.add_argument("--redis", metavar="URL", help="count rate limits in this Redis, shared by every "
                         "process (default: OCTETH_TRACKING_REDIS, else in this process's memory)")
-    server.add_argument("--workers", type=int, default=1, help="granian worker processes (default 1)")
+    server.add_argument("--workers", type=int, help="granian worker processes (default 1)")
+    return db, server
+
+
+def _parser() -> argparse.ArgumentParser:
+    db, server = _options(defaults=False)
     parser = argparse.ArgumentParser(
-        prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=[db, server],
+        prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=list(_options(defaults=True)),
         epilog="Without a command: create a first user, key and list if the store has none, then serve.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -177,8 +186,19 @@ def _serve_werkzeug(store: Store, host: str, port: int, prefix: str, first_run: 
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, each missing option from its ``OCTETH_TRACKING_*`` variable, then its default."""
     args = _parser().parse_args(argv)
+    fallbacks = {"db": os.environ.get("OCTETH_TRACKING_DB") or DEFAULT_DB, "host": "127.0.0.1", "port": 8000,
+                 "prefix": os.environ.get("OCTETH_TRACKING_PREFIX", "/api/v1"), "workers": 1}
+    for name, value in fallbacks.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
     if args.command in (None, "serve"):
         try:
             return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None,

@@ -6,6 +6,8 @@ import json
 import shlex
 import subprocess
 
+import pytest
+
 from octeth_tracking.cli import main
 from servers import Server
 
@@ -41,6 +43,46 @@ def test_errors_go_to_stderr_with_nonzero_status(capsys, tmp_path):
     assert captured.out == "" and "no user with id 7" in captured.err
     assert main(["properties", "--list-id", "7", "--db", db]) == 1
     assert json.loads(capsys.readouterr().out)["Errors"][0]["Code"] == 3
+
+
+@pytest.mark.parametrize("argv, environ, chosen", [
+    pytest.param(["create-user", "ann", "--db", "given.db"], {}, "given.db", id="after-the-command"),
+    pytest.param(["--db", "given.db", "create-user", "ann"], {}, "given.db", id="before-the-command"),
+    pytest.param(["create-user", "ann"], {"OCTETH_TRACKING_DB": "env.db"}, "env.db", id="from-the-environment"),
+    pytest.param(["--db", "given.db", "create-user", "ann"], {"OCTETH_TRACKING_DB": "env.db"}, "given.db",
+                 id="the-option-wins-over-the-environment"),
+    pytest.param(["create-user", "ann"], {}, "octeth_tracking.db", id="default"),
+])
+def test_the_database_is_the_one_named_wherever_it_is_named(capsys, monkeypatch, tmp_path, argv, environ, chosen):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OCTETH_TRACKING_DB", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert run(capsys, *argv)[0] == 0
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == [chosen]
+
+
+@pytest.mark.parametrize("make, said", [
+    pytest.param(lambda tmp: tmp / "missing" / "events.db", "no directory {tmp}/missing", id="no-directory"),
+    pytest.param(lambda tmp: (tmp / "text.db").write_text("not a database" * 100) and tmp / "text.db",
+                 "file is not a database", id="not-a-database"),
+])
+def test_a_database_that_cannot_be_opened_is_one_line_and_status_1(capsys, tmp_path, make, said):
+    db = make(tmp_path)
+    assert main(["create-user", "ann", "--db", str(db)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"octeth-tracking: cannot use the SQLite database {db}: {said.format(tmp=tmp_path)}\n"
+
+
+def test_serve_takes_its_options_before_the_command_and_its_prefix_from_the_environment(tmp_path):
+    server = Server(tmp_path, "--db", "before.db", "--port", "0", "serve", env={"OCTETH_TRACKING_PREFIX": "/elsewhere"})
+    try:
+        assert server.url.endswith("/elsewhere")
+        assert server.request("/health", method="GET")[0] == 200
+        assert (tmp_path / "before.db").exists() and not (tmp_path / "octeth_tracking.db").exists()
+    finally:
+        server.stop()
 
 
 def test_no_arguments_creates_an_account_and_prints_a_curl_that_works(tmp_path):

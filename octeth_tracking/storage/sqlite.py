@@ -323,11 +323,16 @@ class SQLiteStore:
         self.max_batch = max_batch
         self.max_registered = max_registered
         self.checkpoint_every = 100  # commits between checkpoints of the WAL
-        conn = _connect(self.path, busy_timeout)
         try:
-            migrate(conn)
-        finally:
-            conn.close()
+            conn = _connect(self.path, busy_timeout)
+            try:
+                migrate(conn)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as error:  # "unable to open database file" says not why
+            folder = os.path.dirname(os.path.abspath(self.path))
+            reason = f"no directory {folder}" if not os.path.isdir(folder) else str(error)
+            raise ConnectionError(f"cannot use the SQLite database {self.path}: {reason}") from error
         self._pool: list[sqlite3.Connection] = []  # read connections not in use, of process _pool_pid
         self._pool_pid = os.getpid()
         self._inherited: list[sqlite3.Connection] = []  # a parent's, after a fork: kept, never used or closed
