@@ -9,7 +9,6 @@ with their messages, in ``schemas/``; the codes below belong to the transport.
 from __future__ import annotations
 
 import math
-
 from typing import TYPE_CHECKING, Iterable
 
 import orjson
