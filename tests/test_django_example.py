@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -148,6 +148,46 @@ def free_port() -> int:
 
 
 @pytest.mark.django_db(False)
+@pytest.mark.parametrize("padding, status", [pytest.param(0, 200, id="stored"), pytest.param(70_000, 413, id="over-the-limit")])
+def test_a_chunked_body_reaches_the_api_under_wsgi(site: DjangoSite, padding: int, status: int) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    alice = site.account("alice")
+    body = json.dumps({"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"}) + " " * padding
+    environ = EnvironBuilder(path="/api/v1/event", method="POST", content_type="application/json").get_environ()
+    environ.pop("CONTENT_LENGTH", None)  # chunked: the server ends the stream at the body's end instead
+    environ.update({"wsgi.input": BytesIO(body.encode()), "wsgi.input_terminated": True})
+    answer, status_line, headers = run_wsgi_app(WSGIHandler(), environ, buffered=True)
+    assert int(status_line.split()[0]) == status, b"".join(answer)
+    assert get_app().store.count_events(alice.list_id) == (status == 200)
+
+
+@pytest.mark.django_db(transaction=True)  # the ASGI handler queries from its own thread
+def test_a_chunked_body_reaches_the_api_under_asgi(site: DjangoSite) -> None:
+    from asgiref.testing import ApplicationCommunicator
+    from django.core.handlers.asgi import ASGIHandler
+
+    alice = site.account("alice")
+    body = json.dumps({"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"}).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/event", "raw_path": b"/api/v1/event", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+
+    async def exchange() -> tuple[int, bytes]:
+        communicator = ApplicationCommunicator(ASGIHandler(), scope)
+        await communicator.send_input({"type": "http.request", "body": body[:10], "more_body": True})
+        await communicator.send_input({"type": "http.request", "body": body[10:], "more_body": False})
+        start = await communicator.receive_output(10)
+        content = await communicator.receive_output(10)
+        await communicator.wait(10)  # the handler closes the body's file as it ends
+        return start["status"], content["body"]
+
+    status, content = asyncio.run(exchange())
+    assert status == 200 and json.loads(content)["external_id"] == "v"
+
+
 def test_migrate_and_runserver_answer_curl_on_a_real_port(tmp_path: Path) -> None:
     env = {**os.environ, "SITE_DB": str(tmp_path / "site.db"), "OCTETH_TRACKING_DB": str(tmp_path / "events.db"),
            "DJANGO_SUPERUSER_PASSWORD": "a long password 1"}
