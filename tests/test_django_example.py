@@ -94,6 +94,21 @@ def test_a_logged_in_users_session_key_is_a_session_id_until_logout(site: Django
     assert (status, answer) == (401, {"Errors": [{"Code": 99998, "Message": "Authentication failure or session expired"}]})
 
 
+def test_a_session_id_during_a_secret_key_rotation_neither_fails_nor_logs_the_browser_out(
+        site: DjangoSite, settings: Any) -> None:
+    user = User.objects.create_user("carol", password="a long password 1")
+    list_id = TrackedList.objects.create(owner=user, name="News").pk
+    browser = Client()
+    assert browser.login(username="carol", password="a long password 1")
+    session_key = browser.session.session_key
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a new secret key, rotated in " + "x" * 40
+    assert [track(site, SessionID=session_key, ListID=list_id)[0] for _ in range(2)] == [200, 200]
+    assert b"Hello, carol." in browser.get("/").content  # still logged in to the site
+    settings.SECRET_KEY_FALLBACKS = []  # the rotation over: a session still on the old key names nobody
+    assert track(site, SessionID=session_key, ListID=list_id)[0] == 401
+
+
 def test_a_session_key_does_not_open_another_users_list(site: DjangoSite) -> None:
     other = site.account("bob")
     browser = Client()

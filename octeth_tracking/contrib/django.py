@@ -21,14 +21,15 @@ import re
 import threading
 from importlib import import_module
 from io import BytesIO
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Hashable
 
 from django.conf import settings
 from django.contrib import auth
+from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
+from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
@@ -160,10 +161,26 @@ class DjangoSessionAuthenticator:
     def user_for_session(self, session_key: str) -> Hashable | None:
         if not _SESSION_KEY.fullmatch(session_key):
             return None
-        engine = import_module(settings.SESSION_ENGINE)
-        # auth.get_user reads only request.session: Django's own checks, backend and hash included.
-        user = auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
-        return user.pk if user.is_authenticated else None
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        # Django's auth.get_user, read only: where the session's hash matches only a
+        # SECRET_KEY_FALLBACKS key it would cycle the session key, logging the browser out.
+        try:
+            user_id = auth.get_user_model()._meta.pk.to_python(session[auth.SESSION_KEY])
+            backend_path = session[auth.BACKEND_SESSION_KEY]
+        except (KeyError, ValidationError):
+            return None
+        if backend_path not in settings.AUTHENTICATION_BACKENDS:
+            return None
+        user = auth.load_backend(backend_path).get_user(user_id)  # None for an inactive user, with ModelBackend
+        if user is None or not user.is_authenticated:
+            return None
+        if hasattr(user, "get_session_auth_hash"):  # a changed password ends the user's sessions
+            stored = session.get(auth.HASH_SESSION_KEY)
+            fallbacks: list[str] = list(getattr(user, "get_session_auth_fallback_hash", lambda: [])())
+            if not stored or not any(constant_time_compare(stored, known)
+                                     for known in (user.get_session_auth_hash(), *fallbacks)):
+                return None
+        return user.pk  # type: ignore[no-any-return]
 
     def user_for_api_key(self, api_key: str) -> Hashable | None:
         """The user whose key this is; the site's own model decides. Default: nobody."""
