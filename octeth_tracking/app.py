@@ -13,7 +13,7 @@ import math
 import re
 import time
 import uuid as uuid_module
-from typing import TYPE_CHECKING, Any, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 from urllib.parse import parse_qsl
 
 import orjson
@@ -59,6 +59,33 @@ def _finite_float(text: str) -> float:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return (_whole(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+# What each number TrackingApp takes must be: a wrong type or range fails when the app is
+# built, naming the argument and its setting, rather than as a 500 on every request.
+_ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0),
+    "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0),
+    "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
+    "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0),
+    "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1),
+    **{name: ("an integer, 1 or more, or None", lambda v: v is None or (_whole(v) and v >= 1)) for name in (
+        "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},
+}
+
+
+def _check_arguments(arguments: dict[str, Any]) -> None:
+    for name, (rule, valid) in _ARGUMENT_RULES.items():
+        if not valid(arguments[name]):
+            raise ValueError(f"{name} must be {rule}, not {arguments[name]!r} (the setting OCTETH_TRACKING_{name.upper()})")
 
 
 def _external_id(value: str | int | float | None) -> str:
@@ -133,6 +160,7 @@ class TrackingApp:
         max_properties_depth: int | None = None,
         max_string_length: int | None = None,
     ) -> None:
+        _check_arguments(locals())
         self.store = store
         self.authenticator = authenticator or StoreAuthenticator(store, cache_ttl=auth_cache_ttl)
         self.rate_limiter = rate_limiter or MemoryRateLimiter()

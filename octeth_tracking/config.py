@@ -2,8 +2,9 @@
 
 One rule maps settings onto arguments: the argument ``max_body_size`` is the setting
 ``OCTETH_TRACKING_MAX_BODY_SIZE`` (environment variable here, Django setting in
-``contrib.django``). A value from the environment is read as a JSON literal when it is
-one (``5000``, ``60.5``, ``true``) and as text otherwise.
+``contrib.django``). A value given as text (every environment variable, or a setting such
+as ``os.environ.get(...)``) is read as a JSON literal when it is one (``5000``, ``60.5``,
+``true``) and stays text otherwise.
 """
 
 from __future__ import annotations
@@ -28,21 +29,18 @@ def settings_names() -> list[str]:
     return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
 
 
-def _parse(text: str) -> Any:
+def _parse(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
     try:
-        return json.loads(text)
+        return json.loads(value)
     except ValueError:
-        return text
+        return value
 
 
-def options_from(settings: Mapping[str, Any], parse: bool = False) -> dict[str, Any]:
+def options_from(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments that ``settings`` (``OCTETH_TRACKING_<NAME>`` keys) give."""
-    found = {}
-    for name in settings_names():
-        key = PREFIX + name.upper()
-        if key in settings:
-            found[name] = _parse(settings[key]) if parse else settings[key]
-    return found
+    return {name: _parse(settings[PREFIX + name.upper()]) for name in settings_names() if PREFIX + name.upper() in settings}
 
 
 def mount(app: Any, prefix: str) -> Any:
@@ -60,7 +58,7 @@ def redis_limiter(url: str, prefix: str | None = None) -> Any:
     return RedisRateLimiter(url, prefix=prefix) if prefix else RedisRateLimiter(url)
 
 
-def app_from_settings(settings: Mapping[str, Any], *, parse: bool = False, **arguments: Any) -> TrackingApp:
+def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> TrackingApp:
     """A :class:`TrackingApp` from ``OCTETH_TRACKING_*`` settings; ``arguments`` win over them.
 
     Beside ``TrackingApp``'s own arguments, three settings choose the objects it is built
@@ -70,15 +68,20 @@ def app_from_settings(settings: Mapping[str, Any], *, parse: bool = False, **arg
     ``contrib.django`` from Django's settings.
 
     :param settings: the ``OCTETH_TRACKING_*`` names and their values.
-    :param parse: values are text to read as JSON literals (the environment's case).
     :param arguments: ``TrackingApp`` arguments, objects included (``store``, ``authenticator``, ...).
     """
-    options = {**options_from(settings, parse), **{k: v for k, v in arguments.items() if v is not None}}
+    options = {**options_from(settings), **{k: v for k, v in arguments.items() if v is not None}}
     redis = settings.get(PREFIX + "REDIS")
     if redis and "rate_limiter" not in options:
         options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
-    store = options.pop("store", None) or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB))
-    return TrackingApp(store=store, **options)
+    given = options.pop("store", None)
+    store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB))
+    try:
+        return TrackingApp(store=store, **options)
+    except BaseException:
+        if given is None:
+            store.close()
+        raise
 
 
 def create_app(
@@ -105,5 +108,5 @@ def create_app(
     """
     given = {"DB": db, "PREFIX": prefix, "REDIS": redis, "REDIS_PREFIX": redis_prefix}
     settings = {**os.environ, **{PREFIX + name: value for name, value in given.items() if value is not None}}
-    app = app_from_settings(settings, parse=True, **options)
+    app = app_from_settings(settings, **options)
     return mount(app, settings.get(PREFIX + "PREFIX", "/api/v1"))

@@ -80,6 +80,17 @@ def track(site: DjangoSite, **body: Any) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
+def test_settings_given_as_text_count_and_a_bad_one_is_a_json_500_and_a_log_line(
+        settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    site = DjangoSite(settings=settings, tmp_path=tmp_path, event_rate_limit="1")  # os.environ.get(...) gives text
+    alice = site.account("alice")
+    assert [track(site, APIKey=alice.api_key, ListID=alice.list_id)[0] for _ in range(2)] == [200, 429]
+    settings.OCTETH_TRACKING_MAX_BODY_SIZE = "64 KiB"
+    assert track(site, APIKey=alice.api_key, ListID=alice.list_id) == (
+        500, {"Errors": [{"Code": 27, "Message": "Internal error."}]})
+    assert "max_body_size must be an integer, 1 or more, not '64 KiB'" in caplog.text
+
+
 def test_a_logged_in_users_session_key_is_a_session_id_until_logout(site: DjangoSite) -> None:
     user = User.objects.create_user("carol", password="a long password 1")
     list_id = TrackedList.objects.create(owner=user, name="News").pk

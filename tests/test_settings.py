@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 
 from octeth_tracking import MemoryRateLimiter, SQLiteStore, create_app
-from octeth_tracking.config import app_from_settings
+from octeth_tracking.app import _ARGUMENT_RULES
+from octeth_tracking.config import app_from_settings, settings_names
 from octeth_tracking.contrib.flask import init_app
 from octeth_tracking.ratelimit_redis import RedisRateLimiter
 
@@ -23,11 +24,14 @@ def environment_app(settings, tmp_path, monkeypatch):
     return create_app().mounts["/api/v1"]
 
 
-@pytest.mark.parametrize("build", [
+BUILDS = [
     pytest.param(lambda settings, tmp_path, monkeypatch: app_from_settings(settings), id="mapping"),
     pytest.param(lambda settings, tmp_path, monkeypatch: flask_app(settings, tmp_path), id="flask-config"),
     pytest.param(environment_app, id="environment"),
-])
+]
+
+
+@pytest.mark.parametrize("build", BUILDS)
 def test_store_limiter_and_limits_come_from_settings(build, tmp_path, monkeypatch):
     settings = {
         "OCTETH_TRACKING_DB": str(tmp_path / "chosen.db"),
@@ -47,3 +51,54 @@ def test_without_redis_the_limiter_is_in_memory(tmp_path):
     app = app_from_settings({"OCTETH_TRACKING_DB": tmp_path / "path-object.db"})
     assert isinstance(app.rate_limiter, MemoryRateLimiter)
     app.store.close()
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_a_setting_given_as_text_is_read_as_the_json_literal_it_holds(build, tmp_path, monkeypatch):
+    # os.environ.get(...) in a Django settings file or a Flask config gives text.
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "t.db"), "OCTETH_TRACKING_MAX_BODY_SIZE": "1234",
+                "OCTETH_TRACKING_RATE_LIMIT_WINDOW": "0.5", "OCTETH_TRACKING_MAX_EVENT_LENGTH": "null"}
+    app = build(settings, tmp_path, monkeypatch)
+    try:
+        assert (app.max_body_size, app.rate_limit_window) == (1234, 0.5)
+    finally:
+        app.store.close()
+
+
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("name, value, rule", [
+    pytest.param("MAX_BODY_SIZE", -5, "an integer, 1 or more", id="body-size-negative"),
+    pytest.param("MAX_BODY_SIZE", "64 KiB", "an integer, 1 or more", id="body-size-text"),
+    pytest.param("EVENT_RATE_LIMIT", 2.5, "an integer, 0 or more", id="rate-limit-fraction"),
+    pytest.param("PROPERTIES_RATE_LIMIT", "true", "an integer, 0 or more", id="rate-limit-bool"),
+    pytest.param("RATE_LIMIT_WINDOW", 0, "a number of seconds above 0", id="window-zero"),
+    pytest.param("AUTH_CACHE_TTL", -1, "a number of seconds, 0 or more", id="ttl-negative"),
+    pytest.param("MAX_EVENT_LENGTH", 0, "an integer, 1 or more, or None", id="event-length-zero"),
+    pytest.param("MAX_PROPERTIES", "[2]", "an integer, 1 or more, or None", id="properties-list"),
+    pytest.param("MAX_PROPERTIES_DEPTH", "deep", "an integer, 1 or more, or None", id="depth-text"),
+    pytest.param("MAX_STRING_LENGTH", 1e400, "an integer, 1 or more, or None", id="string-length-infinite"),
+])
+def test_a_bad_value_fails_when_the_app_is_built_naming_its_setting(build, tmp_path, monkeypatch, name, value, rule):
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "bad.db"), f"OCTETH_TRACKING_{name}": value}
+    with pytest.raises(ValueError, match=f"^{name.lower()} must be {rule}, not .* [(]the setting OCTETH_TRACKING_{name}[)]$"):
+        build(settings, tmp_path, monkeypatch)
+
+
+def test_every_setting_has_a_rule():
+    assert sorted(_ARGUMENT_RULES) == sorted(settings_names())
+
+
+@pytest.mark.parametrize("config, mounted, elsewhere", [
+    pytest.param({}, "/api/v1", "/track", id="default"),
+    pytest.param({"OCTETH_TRACKING_PREFIX": "/track"}, "/track", "/api/v1", id="from-the-config"),
+])
+def test_flask_mounts_where_the_config_says(tmp_path, config, mounted, elsewhere):
+    site = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    site.config.update(config)
+    tracking = init_app(site)
+    client = site.test_client()
+    try:
+        assert client.post(mounted + "/event", data=b"{}").get_json()["Errors"][0]["Code"] == 99998
+        assert client.post(elsewhere + "/event", data=b"{}").status_code == 404  # the site's own 404
+    finally:
+        tracking.store.close()

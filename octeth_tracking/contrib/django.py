@@ -33,8 +33,9 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
-from ..app import TrackingApp
+from ..app import TrackingApp, log
 from ..config import PREFIX, app_from_settings
+from ..errors import InternalError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -137,7 +138,12 @@ def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResp
 @csrf_exempt  # type: ignore[untyped-decorator]
 def tracking_view(request: HttpRequest, path: str = "") -> HttpResponse:
     """Every request under the prefix, whatever its method: the API answers, never Django."""
-    return call_wsgi(get_app(), request, path)
+    try:
+        app: Any = get_app()
+    except Exception:  # settings it cannot be built from: say why in the log, answer in the API's shape
+        log.exception("cannot build the tracking app from the OCTETH_TRACKING_* settings")
+        app = InternalError().get_response()
+    return call_wsgi(app, request, path)
 
 
 # DOTALL: a path holding an encoded newline is still the API's (its JSON 404), not Django's.

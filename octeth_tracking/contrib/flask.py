@@ -38,7 +38,7 @@ EXTENSION = "octeth_tracking"
 
 def init_app(
     app: Flask,
-    url_prefix: str = "/api/v1",
+    url_prefix: str | None = None,
     *,
     authenticator: Authenticator | None = None,
     store: Store | None = None,
@@ -47,7 +47,8 @@ def init_app(
     """Mount a :class:`TrackingApp` at ``url_prefix`` in ``app``; it is also ``app.extensions["octeth_tracking"]``.
 
     :param app: the Flask site.
-    :param url_prefix: where the API answers, e.g. ``/api/v1/event``.
+    :param url_prefix: where the API answers; default ``app.config["OCTETH_TRACKING_PREFIX"]``,
+        else ``/api/v1`` (``/api/v1/event``).
     :param authenticator: the site's own accounts; default: accounts kept in the event store.
     :param store: where events go; default: ``open_store(app.config["OCTETH_TRACKING_DB"])``,
         else ``octeth_tracking.db`` in the instance folder.
@@ -58,6 +59,8 @@ def init_app(
         os.makedirs(app.instance_path, exist_ok=True)
         settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
     tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)
+    if url_prefix is None:
+        url_prefix = str(settings.get(PREFIX + "PREFIX", "/api/v1"))
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {url_prefix.rstrip("/"): tracking})  # type: ignore[method-assign]
     app.extensions[EXTENSION] = tracking
     return tracking
