@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -160,6 +161,11 @@ class Proxy:
             except OSError:
                 pass
 
+    def restore(self) -> None:
+        """Listen again on the same port: the database is back."""
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self.accept, daemon=True).start()
+
     def cut(self) -> None:
         try:
             self.listener.shutdown(socket.SHUT_RDWR)  # stops listening and wakes accept() (close alone does not)
@@ -218,6 +224,71 @@ def test_database_gone_gives_503_and_health_says_so(proxied):
     failed = API(create_app(store=store, authenticator=AllowAll()))
     response = failed.event(body)
     assert (response.status_code, codes(response)) == (503, [26])
+
+
+def test_health_is_ok_at_the_first_probe_after_a_restart_broke_the_pools_connections(proxied):
+    store, proxy = proxied
+    api = API(create_app(store=store))
+    with store.pool.connection(), store.pool.connection():  # the pool full, as after traffic
+        pass
+    proxy.drop()  # the server restarted: every pooled connection is dead, new ones get through
+    assert [api.client.get("/api/v1/health").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_the_store_is_back_at_the_first_request_after_a_long_outage(proxied):
+    # psycopg_pool retries a lost server with a doubling delay: after 8 s its next try
+    # would be some 7 s away, and requests meanwhile would wait out their timeout for a 503.
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    proxy.cut()
+    assert api.event(body).status_code == 503
+    time.sleep(8)
+    proxy.restore()
+    time.sleep(store.timeout * 1.5)  # any attempt begun in the outage has given up (or connected) by now
+    assert api.event(body).status_code == 200
+    assert api.client.get("/api/v1/health").status_code == 200
+
+
+def test_a_write_waiting_on_a_lock_past_the_timeout_gets_503_and_stores_nothing(proxied, url):
+    import psycopg
+
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    with psycopg.connect(url) as holder:  # another client holds a lock that every insert waits for
+        holder.execute("SET idle_in_transaction_session_timeout = '20s'")  # were the wait unbounded: a failure, not a hang
+        holder.execute("LOCK TABLE events IN SHARE MODE")
+        response = api.event(body)
+        assert (response.status_code, codes(response)) == (503, [26])
+    assert api.event(body).status_code == 200  # the lock released
+    assert store.count_events(account.list_id) == 1
+
+
+def test_a_read_only_database_gives_503_not_500(proxied):
+    store, proxy = proxied
+    account = make_account(store)
+    api = API(create_app(store=store))
+    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
+    assert api.event(body).status_code == 200  # the pool's connections exist, and the key is cached
+    with store.pool.connection() as first, store.pool.connection() as second:
+        for conn in (first, second):  # as after a failover to a standby
+            conn.execute("SET default_transaction_read_only = on")
+    response = api.event(body)
+    assert (response.status_code, codes(response)) == (503, [26])
+    assert store.count_events(account.list_id) == 1
+
+
+def test_a_schema_it_may_not_use_is_one_line_from_the_command_line(capsys):
+    from octeth_tracking.cli import main
+    from services import PG_URL
+
+    missing = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3Dno_such_schema_{uuid.uuid4().hex}"
+    assert main(["create-user", "ann", "--db", missing]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("octeth-tracking: cannot use PostgreSQL: no schema has been selected") and error.count("\n") == 1
 
 
 class AllowAll:

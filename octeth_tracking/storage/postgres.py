@@ -158,6 +158,9 @@ _LINK = (
 )
 # Errors after which the whole transaction is tried again: nothing of it was committed.
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+# The server cannot take the write now (a lock held past lock_timeout, a standby or a
+# read-only primary after a failover): a 503, nothing stored, safe to retry.
+_UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
 
 
 def _write(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
@@ -256,16 +259,26 @@ class PostgresStore:
         self.retries = retries
         # autocommit: a read is one statement, no BEGIN/COMMIT round trips; writes open
         # their own transaction. prepare_threshold=None: works behind a transaction-mode pooler.
+        # reconnect_timeout: the pool retries a lost server with a doubling delay (1, 2, 4 ...
+        # 64 s); giving up after `timeout` instead lets the next request start afresh at
+        # once, so the store is back within seconds of the server, not a minute later.
+        # lock_timeout: a write waits for another transaction's lock as long as for a
+        # connection, then gets a 503, as SQLite's busy timeout gives.
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name="octeth_tracking",
+            reconnect_timeout=timeout, configure=self._configure,
             kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": max(1, int(timeout))},
         )
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
                 migrate(conn)
-        except psycopg.OperationalError as error:
-            raise ConnectionError(f"cannot use PostgreSQL: {error}") from error
+        except psycopg.Error as error:  # unreachable, or a schema it may not use: one line for the CLI
+            reason = (error.diag.message_primary or str(error)).strip().splitlines()[0]
+            raise ConnectionError(f"cannot use PostgreSQL: {reason}") from error
         self.pool.open(wait=False)
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")  # milliseconds
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, idempotent: bool = True,
              timeout: float | None = None) -> T:
@@ -280,7 +293,7 @@ class PostgresStore:
                     raise StoreUnavailable() from None
                 time.sleep(0.001 * 2**deadlocks)
                 deadlocks += 1
-            except PoolTimeout as error:
+            except (PoolTimeout, *_UNAVAILABLE) as error:
                 raise StoreUnavailable() from error
             except psycopg.OperationalError as error:
                 if reconnected:
@@ -299,7 +312,9 @@ class PostgresStore:
 
     def ping(self) -> bool:
         try:
-            return bool(self._one("SELECT 1", idempotent=False, timeout=min(self.timeout, 2.0)) == 1)
+            # Retried once on a dead connection, like any read: after a server restart the
+            # pool still holds the old connections, and each probe must not spend one.
+            return bool(self._one("SELECT 1", timeout=min(self.timeout, 2.0)) == 1)
         except StoreUnavailable:
             return False
 
