@@ -4,9 +4,9 @@ One request is one round trip: a Lua script increments the key's counter, starts
 window's expiry on the first hit, and returns the count and the milliseconds left, all
 atomically in Redis, so any number of processes together allow exactly ``limit``.
 
-If Redis cannot be reached the API keeps working (fail open: the request is allowed),
-logs a warning at most once a minute, and ``status()`` (shown by ``GET /health``) says
-``"unavailable"``. After a failure Redis is not asked again for ``retry_interval``
+If Redis cannot be reached, or refuses the script (a read-only replica, an ACL without
+scripting), the API keeps working (fail open: the request is allowed), logs a warning at
+most once a minute, and ``status()`` (shown by ``GET /health``) says ``"unavailable"``. After a failure Redis is not asked again for ``retry_interval``
 seconds, so an outage costs requests no time.
 """
 
@@ -90,13 +90,14 @@ class RedisRateLimiter:
             if now - self._last_warning < self.warn_interval:
                 return
             self._last_warning = now
-        log.warning("rate limiter: Redis at %s is unreachable, requests are not limited (%s)",
+        log.warning("rate limiter: Redis at %s failed, requests are not limited (%s)",
                     self.client.connection_pool.connection_kwargs.get("host", self.url), error)
 
     def status(self) -> str:
-        """``"ok"`` if Redis answers a PING now, else ``"unavailable"`` (requests are not limited)."""
+        """``"ok"`` if Redis runs the counting script now, else ``"unavailable"`` (requests are
+        not limited). The script itself, not a PING: a read-only replica answers a PING."""
         try:
-            self.client.ping()
+            self._script(keys=[self.prefix + "health"], args=[1000])
         except redis.RedisError as error:
             self._failed(error)
             return "unavailable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -71,6 +72,26 @@ def test_unreachable_redis_fails_open_and_warns_once(caplog):
         assert counter.status() == "unavailable"
     warnings = [r for r in caplog.records if "Redis" in r.getMessage()]
     assert len(warnings) == 1 and "not limited" in warnings[0].getMessage()
+
+
+@pytest.fixture
+def no_scripting_url():
+    """A Redis user that may PING but not run scripts (as an ACL, or a read-only replica, refuses the count)."""
+    import redis
+
+    admin, name = redis.Redis.from_url(REDIS_URL), f"octeth-test-{uuid.uuid4().hex[:8]}"
+    admin.acl_setuser(name, enabled=True, nopass=True, keys=["*"], commands=["+@all", "-@scripting"])
+    yield REDIS_URL.replace("redis://", f"redis://{name}:x@", 1)
+    admin.acl_deluser(name)
+
+
+def test_a_redis_that_refuses_the_count_fails_open_and_health_says_so(no_scripting_url, prefix, caplog):
+    counter = limiter(prefix, url=no_scripting_url, retry_interval=0)
+    assert counter.client.ping()  # it answers, but counts nothing
+    with caplog.at_level(logging.WARNING, logger="octeth_tracking"):
+        assert [counter.hit("k", 1, 60) for _ in range(3)] == [None] * 3
+        assert counter.status() == "unavailable"
+    assert "failed, requests are not limited" in caplog.text
 
 
 @pytest.fixture
