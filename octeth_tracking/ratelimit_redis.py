@@ -6,8 +6,9 @@ atomically in Redis, so any number of processes together allow exactly ``limit``
 
 If Redis cannot be reached, or refuses the script (a read-only replica, an ACL without
 scripting), the API keeps working (fail open: the request is allowed), logs a warning at
-most once a minute, and ``status()`` (shown by ``GET /health``) says ``"unavailable"``. After a failure Redis is not asked again for ``retry_interval``
-seconds, so an outage costs requests no time.
+most once a minute, and ``status()`` (shown by ``GET /health``) says ``"unavailable"``.
+After a failure Redis is not asked again for ``retry_interval`` seconds, so an outage
+costs requests no time.
 """
 
 from __future__ import annotations
