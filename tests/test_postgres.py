@@ -103,30 +103,6 @@ def test_schema_is_versioned_and_hosts_starting_at_once_share_it(url):
         assert conn.execute("SELECT version FROM octeth_schema_version").fetchall() == [(len(MIGRATIONS),)]
 
 
-def test_a_version_1_database_is_upgraded_in_place_with_its_data(url):
-    import psycopg
-
-    from octeth_tracking.storage.postgres import MIGRATIONS, PostgresStore
-
-    with psycopg.connect(url, autocommit=True) as conn:  # a database as the first release left it
-        conn.execute("CREATE TABLE octeth_schema_version (version integer NOT NULL)")
-        conn.execute("INSERT INTO octeth_schema_version VALUES (1)")
-        conn.execute(MIGRATIONS[0])
-        conn.execute("INSERT INTO event_types VALUES (1, 'signup')")
-        conn.execute("INSERT INTO event_properties VALUES (1, 'signup', 'plan')")
-        conn.execute("INSERT INTO subscribers (id, list_id, email) VALUES (1, 1, 'a@example.com')")
-        conn.execute("INSERT INTO visitor_links (list_id, external_id, subscriber_id) VALUES (1, 'v', 1)")
-    store = PostgresStore(url, max_size=1)
-    try:
-        assert store.properties(1) == {"signup": ["plan"]} and store.subscriber_email(1, "v") == "a@example.com"
-        store.record([new_event(1, "signup", external_id="v", email="a@example.com", properties={"plan": 2})])
-        assert store.properties(1) == {"signup": ["plan"]} and not store.would_identify(1, "v", "a@example.com")
-    finally:
-        store.close()
-    with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT version FROM octeth_schema_version").fetchall() == [(len(MIGRATIONS),)]
-
-
 def test_only_digests_of_secrets_are_at_rest(url):
     import psycopg
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 
@@ -85,24 +84,6 @@ def test_properties_and_values_round_trip(any_store, list_id):
     names = ['"); DROP TABLE events;--', "$__proto__", "\u0000", "n" * 10_000, "ключ", "💥", "a'b"]
     any_store.record([new_event(list_id, "e'); --", properties={n: {"nested": [n, None, 1.5]} for n in names})])
     assert any_store.properties(list_id) == {"e'); --": sorted(names)}
-
-
-def test_long_names_that_do_not_compress_round_trip(any_store, list_id):
-    # 255 characters outside the BMP with a U+0000 (PostgreSQL keeps such text JSON-escaped,
-    # 12 bytes a character): as the API's default limits let through, and more than one
-    # B-tree entry of PostgreSQL holds (2704 bytes), were it keyed by the text itself.
-    rng = random.Random(7)
-
-    def name() -> str:
-        return "\u0000" + "".join(chr(rng.randrange(0x10000, 0x10FFFF)) for _ in range(254))
-
-    event, prop, visitor = name(), name(), name()
-    receipt, = any_store.record([new_event(list_id, event, external_id=visitor, email="a@example.com",
-                                           properties={prop: 1})])
-    assert receipt.identify_event_sent and receipt.external_id == visitor
-    assert any_store.properties(list_id) == {event: [prop], "identify": [prop]}
-    assert any_store.subscriber_email(list_id, visitor) == "a@example.com"
-    assert not any_store.would_identify(list_id, visitor, "a@example.com")
 
 
 def test_concurrent_writers_lose_nothing(any_store, list_id):

@@ -106,20 +106,6 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (list_id, external_id)
     );
     """,
-    # A B-tree entry holds at most 2704 bytes: names of 255 characters outside the BMP that
-    # carry U+0000 (JSON-escaped, 12 bytes a character), or longer configured limits, did
-    # not fit, and every such event failed. Keys on long text are keyed by its md5 instead
-    # (a collision, which only a list's own key could craft, drops a registry name).
-    """
-    ALTER TABLE event_types DROP CONSTRAINT event_types_pkey;
-    CREATE UNIQUE INDEX event_types_key ON event_types (list_id, md5(event));
-    ALTER TABLE event_properties DROP CONSTRAINT event_properties_pkey;
-    CREATE UNIQUE INDEX event_properties_key ON event_properties (list_id, md5(event), md5(property));
-    ALTER TABLE visitor_links DROP CONSTRAINT visitor_links_pkey;
-    CREATE UNIQUE INDEX visitor_links_key ON visitor_links (list_id, md5(external_id));
-    DROP INDEX events_list_visitor;
-    CREATE INDEX events_list_visitor ON events (list_id, md5(external_id));
-    """,
 ]
 
 _ESCAPE = "\x01"
@@ -157,7 +143,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
 
 _LINKED_EMAIL = (
     "SELECT s.email FROM visitor_links l JOIN subscribers s ON s.id = l.subscriber_id"
-    " WHERE l.list_id = %(list)s AND md5(l.external_id) = md5(%(visitor)s) AND l.external_id = %(visitor)s"
+    " WHERE l.list_id = %s AND l.external_id = %s"
 )
 _INSERT_EVENT = (
     "INSERT INTO events (list_id, uuid, external_id, event, email, properties, identify_sent)"
@@ -166,7 +152,7 @@ _INSERT_EVENT = (
 # Returns a row only when the visitor was not linked to this subscriber before.
 _LINK = (
     "INSERT INTO visitor_links (list_id, external_id, subscriber_id) VALUES (%s, %s, %s)"
-    " ON CONFLICT (list_id, md5(external_id)) DO UPDATE"
+    " ON CONFLICT (list_id, external_id) DO UPDATE"
     " SET subscriber_id = excluded.subscriber_id, linked_at = excluded.linked_at"
     " WHERE visitor_links.subscriber_id <> excluded.subscriber_id RETURNING 1"
 )
@@ -316,7 +302,7 @@ class PostgresStore:
                 self.pool.check()
                 reconnected = True
 
-    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *, idempotent: bool = True,
+    def _one(self, sql: str, params: tuple[Any, ...] = (), *, idempotent: bool = True,
              timeout: float | None = None) -> Any:
         def one(conn: psycopg.Connection[Any]) -> Any:
             cursor = conn.execute(sql, params)
@@ -347,10 +333,10 @@ class PostgresStore:
         return {name: sorted(result[name]) for name in sorted(result)}
 
     def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
-        return bool(self._one(_LINKED_EMAIL, {"list": list_id, "visitor": _to_db(external_id)}) != email)
+        return bool(self._one(_LINKED_EMAIL, (list_id, _to_db(external_id))) != email)
 
     def subscriber_email(self, list_id: int, external_id: str) -> str | None:
-        return self._one(_LINKED_EMAIL, {"list": list_id, "visitor": _to_db(external_id)})  # type: ignore[no-any-return]
+        return self._one(_LINKED_EMAIL, (list_id, _to_db(external_id)))  # type: ignore[no-any-return]
 
     def count_events(self, list_id: int | None = None) -> int:
         if list_id is None:
