@@ -276,9 +276,12 @@ def test_a_read_only_database_gives_503_not_500(proxied):
     with store.pool.connection() as first, store.pool.connection() as second:
         for conn in (first, second):  # as after a failover to a standby
             conn.execute("SET default_transaction_read_only = on")
+    assert api.client.get("/api/v1/health").status_code == 503  # no longer writable: out of the balancer
     response = api.event(body)
     assert (response.status_code, codes(response)) == (503, [26])
     assert store.count_events(account.list_id) == 1
+    # The read-only connections were closed, not kept: the next ones are writable (here, the same server).
+    assert api.event(body).status_code == 200 and api.client.get("/api/v1/health").status_code == 200
 
 
 def test_a_schema_it_may_not_use_is_one_line_from_the_command_line(capsys):

@@ -161,6 +161,10 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 # The server cannot take the write now (a lock held past lock_timeout, a standby or a
 # read-only primary after a failover): a 503, nothing stored, safe to retry.
 _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
+# A value the server cannot index (a B-tree entry holds 2704 bytes: 255 characters outside
+# the BMP in a name that also holds U+0000, JSON-escaped at 12 bytes a character, pass it).
+# Not a lost connection: nothing to check or retry. Still a 503 with nothing stored.
+_REFUSED = (pg_errors.ProgramLimitExceeded,)
 
 
 def _write(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list[Receipt], set[tuple[int, str, str | None]]]:
@@ -287,13 +291,25 @@ class PostgresStore:
         while True:
             try:
                 with self.pool.connection(timeout=timeout) as conn:
-                    return work(conn)
+                    try:
+                        return work(conn)
+                    except pg_errors.ReadOnlySqlTransaction:
+                        # A standby or a demoted primary: every pooled connection leads there.
+                        # Replace them all; new ones go wherever the URL leads now.
+                        conn.close()
+                        drain = getattr(self.pool, "drain", None)  # psycopg_pool 3.2+
+                        if drain is not None:
+                            drain()
+                        raise
             except _RETRYABLE:
                 if deadlocks == self.retries:
                     raise StoreUnavailable() from None
                 time.sleep(0.001 * 2**deadlocks)
                 deadlocks += 1
             except (PoolTimeout, *_UNAVAILABLE) as error:
+                raise StoreUnavailable() from error
+            except _REFUSED as error:
+                log.warning("PostgreSQL refused the write: %s", str(error).splitlines()[0])
                 raise StoreUnavailable() from error
             except psycopg.OperationalError as error:
                 if reconnected:
@@ -314,7 +330,9 @@ class PostgresStore:
         try:
             # Retried once on a dead connection, like any read: after a server restart the
             # pool still holds the old connections, and each probe must not spend one.
-            return bool(self._one("SELECT 1", timeout=min(self.timeout, 2.0)) == 1)
+            # And writable: a standby, or a primary demoted by a failover, answers reads only.
+            return bool(self._one("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'",
+                                  timeout=min(self.timeout, 2.0)))
         except StoreUnavailable:
             return False
 
