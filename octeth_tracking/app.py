@@ -61,12 +61,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _number(value: Any) -> bool:
-    return (_whole(value) or isinstance(value, float)) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    """An integer, or a number with no fraction (``100.0``, ``1e5``: as JSON Schema counts them)."""
+    return _number(value) and float(value).is_integer()
 
 
 # What each number TrackingApp takes must be: a wrong type or range fails when the app is
@@ -77,15 +78,20 @@ _ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
     "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0),
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1),
-    **{name: ("an integer, 1 or more, or None", lambda v: v is None or (_whole(v) and v >= 1)) for name in (
+    **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0)) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},
 }
 
 
-def _check_arguments(arguments: dict[str, Any]) -> None:
+def _checked(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The numbers among ``arguments``, checked, an integer's as an ``int``."""
+    checked = {}
     for name, (rule, valid) in _ARGUMENT_RULES.items():
-        if not valid(arguments[name]):
-            raise ValueError(f"{name} must be {rule}, not {arguments[name]!r} (the setting OCTETH_TRACKING_{name.upper()})")
+        value = arguments[name]
+        if not valid(value):
+            raise ValueError(f"{name} must be {rule}, not {value!r} (the setting OCTETH_TRACKING_{name.upper()})")
+        checked[name] = int(value) if rule.startswith("an integer") and value is not None else value
+    return checked
 
 
 def _external_id(value: str | int | float | None) -> str:
@@ -160,20 +166,15 @@ class TrackingApp:
         max_properties_depth: int | None = None,
         max_string_length: int | None = None,
     ) -> None:
-        _check_arguments(locals())
+        number = _checked(locals())
         self.store = store
-        self.authenticator = authenticator or StoreAuthenticator(store, cache_ttl=auth_cache_ttl)
+        self.authenticator = authenticator or StoreAuthenticator(store, cache_ttl=number["auth_cache_ttl"])
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
-        self.rate_limits = {"event": event_rate_limit, "properties": properties_rate_limit}
-        self.rate_limit_window = rate_limit_window
-        self.max_body_size = max_body_size
-        self.event_schema = BodySchema("event", {
-            "max_event_length": max_event_length,
-            "max_properties": max_properties,
-            "max_property_name_length": max_property_name_length,
-            "max_properties_depth": max_properties_depth,
-            "max_string_length": max_string_length,
-        })
+        self.rate_limits = {"event": number["event_rate_limit"], "properties": number["properties_rate_limit"]}
+        self.rate_limit_window = number["rate_limit_window"]
+        self.max_body_size = number["max_body_size"]
+        self.event_schema = BodySchema("event", {name: number[name] for name in (
+            "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")})
         self.properties_schema = BodySchema("website_events.properties")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -235,6 +236,8 @@ class TrackingApp:
         """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""
         declared = environ.get("CONTENT_LENGTH") or ""
         length = int(declared) if declared.isascii() and declared.isdigit() else None  # "²".isdigit() too
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            length = None  # the body's own framing wins over a Content-Length (RFC 9112)
         if length is not None and length > self.max_body_size:
             raise BodyTooLarge()
         if environ.get("wsgi.input_terminated"):  # the server ends the stream at the body's end

@@ -40,7 +40,8 @@ def _parse(value: Any) -> Any:
 
 def options_from(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments that ``settings`` (``OCTETH_TRACKING_<NAME>`` keys) give."""
-    return {name: _parse(settings[PREFIX + name.upper()]) for name in settings_names() if PREFIX + name.upper() in settings}
+    found = {name: _parse(settings[PREFIX + name.upper()]) for name in settings_names() if PREFIX + name.upper() in settings}
+    return {name: value for name, value in found.items() if value is not None}  # None: unset, as for arguments
 
 
 def mount(app: Any, prefix: str) -> Any:

@@ -20,7 +20,7 @@ def flask_app(settings, tmp_path):
 
 def environment_app(settings, tmp_path, monkeypatch):
     for name, value in settings.items():
-        monkeypatch.setenv(name, str(value))
+        monkeypatch.setenv(name, "null" if value is None else str(value))
     return create_app().mounts["/api/v1"]
 
 
@@ -70,13 +70,14 @@ def test_a_setting_given_as_text_is_read_as_the_json_literal_it_holds(build, tmp
     pytest.param("MAX_BODY_SIZE", -5, "an integer, 1 or more", id="body-size-negative"),
     pytest.param("MAX_BODY_SIZE", "64 KiB", "an integer, 1 or more", id="body-size-text"),
     pytest.param("EVENT_RATE_LIMIT", 2.5, "an integer, 0 or more", id="rate-limit-fraction"),
+    pytest.param("MAX_BODY_SIZE", 0, "an integer, 1 or more", id="body-size-zero"),
     pytest.param("PROPERTIES_RATE_LIMIT", "true", "an integer, 0 or more", id="rate-limit-bool"),
     pytest.param("RATE_LIMIT_WINDOW", 0, "a number of seconds above 0", id="window-zero"),
     pytest.param("AUTH_CACHE_TTL", -1, "a number of seconds, 0 or more", id="ttl-negative"),
-    pytest.param("MAX_EVENT_LENGTH", 0, "an integer, 1 or more, or None", id="event-length-zero"),
-    pytest.param("MAX_PROPERTIES", "[2]", "an integer, 1 or more, or None", id="properties-list"),
-    pytest.param("MAX_PROPERTIES_DEPTH", "deep", "an integer, 1 or more, or None", id="depth-text"),
-    pytest.param("MAX_STRING_LENGTH", 1e400, "an integer, 1 or more, or None", id="string-length-infinite"),
+    pytest.param("MAX_EVENT_LENGTH", -1, "an integer, 0 or more, or None", id="event-length-negative"),
+    pytest.param("MAX_PROPERTIES", "[2]", "an integer, 0 or more, or None", id="properties-list"),
+    pytest.param("MAX_PROPERTIES_DEPTH", "deep", "an integer, 0 or more, or None", id="depth-text"),
+    pytest.param("MAX_STRING_LENGTH", 1e400, "an integer, 0 or more, or None", id="string-length-infinite"),
 ])
 def test_a_bad_value_fails_when_the_app_is_built_naming_its_setting(build, tmp_path, monkeypatch, name, value, rule):
     settings = {"OCTETH_TRACKING_DB": str(tmp_path / "bad.db"), f"OCTETH_TRACKING_{name}": value}
@@ -84,8 +85,36 @@ def test_a_bad_value_fails_when_the_app_is_built_naming_its_setting(build, tmp_p
         build(settings, tmp_path, monkeypatch)
 
 
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("name, value, read", [
+    pytest.param("EVENT_RATE_LIMIT", 100.0, 100, id="integral-float"),
+    pytest.param("MAX_BODY_SIZE", "1e5", 100_000, id="exponent-text"),
+    pytest.param("MAX_PROPERTIES", 0, 0, id="no-properties-allowed"),
+    pytest.param("RATE_LIMIT_WINDOW", 0.25, 0.25, id="fractional-window"),
+    pytest.param("MAX_STRING_LENGTH", None, None, id="none-is-unset"),
+    pytest.param("EVENT_RATE_LIMIT", None, 5000, id="none-is-the-default"),
+])
+def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch, name, value, read):
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "ok.db"), f"OCTETH_TRACKING_{name}": value}
+    app = build(settings, tmp_path, monkeypatch)
+    try:
+        found = {"EVENT_RATE_LIMIT": app.rate_limits["event"], "MAX_BODY_SIZE": app.max_body_size,
+                 "RATE_LIMIT_WINDOW": app.rate_limit_window}.get(name, read)
+        assert found == read and type(found) is type(read)
+    finally:
+        app.store.close()
+
+
 def test_every_setting_has_a_rule():
     assert sorted(_ARGUMENT_RULES) == sorted(settings_names())
+
+
+@pytest.mark.parametrize("prefix", ["", "/"])
+def test_flask_refuses_a_prefix_that_would_hide_the_site(tmp_path, prefix):
+    site = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    site.config["OCTETH_TRACKING_PREFIX"] = prefix
+    with pytest.raises(ValueError, match="would hide every page of the site"):
+        init_app(site)
 
 
 @pytest.mark.parametrize("config, mounted, elsewhere", [

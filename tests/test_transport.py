@@ -89,6 +89,18 @@ def test_a_content_length_that_lies_gets_400_and_stores_nothing(store, account, 
     assert store.count_events() == 0
 
 
+@pytest.mark.parametrize("declared", [pytest.param("500", id="more-than-sent"), pytest.param("70000", id="over-the-limit")])
+def test_a_chunked_body_is_framed_by_its_chunks_not_a_content_length(store, account, declared):
+    # werkzeug's development server passes both on; RFC 9112: Transfer-Encoding wins.
+    body = json.dumps({"APIKey": account.api_key, "ListID": account.list_id, "Event": "x"}).encode()
+    environ = EnvironBuilder(path="/api/v1/event", method="POST").get_environ()
+    environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": declared, "HTTP_TRANSFER_ENCODING": "chunked",
+                    "wsgi.input_terminated": True})
+    answer, status, headers = run_wsgi_app(create_app(store=store), environ, buffered=True)
+    assert status == "200 OK", b"".join(answer)
+    assert store.count_events() == 1
+
+
 def test_body_at_limit_is_read(store, account):
     body = json.dumps({"APIKey": account.api_key, "ListID": account.list_id, "Event": "x"})
     api = API(create_app(store=store, max_body_size=len(body)))

@@ -58,9 +58,11 @@ def init_app(
     if store is None and not settings.get(PREFIX + "DB"):
         os.makedirs(app.instance_path, exist_ok=True)
         settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
-    tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)
     if url_prefix is None:
         url_prefix = str(settings.get(PREFIX + "PREFIX", "/api/v1"))
+    if not url_prefix.strip("/"):
+        raise ValueError(f"url_prefix {url_prefix!r} would hide every page of the site behind the API: give a path")
+    tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {url_prefix.rstrip("/"): tracking})  # type: ignore[method-assign]
     app.extensions[EXTENSION] = tracking
     return tracking
