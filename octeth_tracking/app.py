@@ -62,36 +62,46 @@ def _reject_constant(name: str) -> None:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return not isinstance(value, bool) and (isinstance(value, int) or isinstance(value, float) and math.isfinite(value))
 
 
 def _whole(value: Any) -> bool:
     """An integer, or a number with no fraction (``100.0``, ``1e5``: as JSON Schema counts them)."""
-    return _number(value) and float(value).is_integer()
+    return _number(value) and (isinstance(value, int) or value.is_integer())
 
 
-# What each number TrackingApp takes must be: a wrong type or range fails when the app is
-# built, naming the argument and its setting, rather than as a 500 on every request.
-_ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0),
-    "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0),
-    "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
-    "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0),
-    "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1),
-    **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0)) for name in (
+# What each number TrackingApp takes must be, and whether it is a whole one: a wrong type or
+# range fails when the app is built, naming the argument and its setting, rather than as a
+# 500 on every request.
+_ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
+    "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
+    "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
+    "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
+    **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0), True) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},
 }
 
 
 def _checked(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The numbers among ``arguments``, checked, an integer's as an ``int``."""
+    """The numbers among ``arguments``, checked, a whole one as an ``int``."""
     checked = {}
-    for name, (rule, valid) in _ARGUMENT_RULES.items():
+    for name, (rule, valid, whole) in _ARGUMENT_RULES.items():
         value = arguments[name]
         if not valid(value):
             raise ValueError(f"{name} must be {rule}, not {value!r} (the setting OCTETH_TRACKING_{name.upper()})")
-        checked[name] = int(value) if rule.startswith("an integer") and value is not None else value
+        checked[name] = int(value) if whole and value is not None else value
     return checked
+
+
+def declared_length(environ: WSGIEnvironment) -> int | None:
+    """The body's ``Content-Length``, if it is what frames the body: digits, and no ``Transfer-Encoding``
+    (whose framing wins, RFC 9112). ``"²".isdigit()`` is true too: ASCII digits only."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if environ.get("HTTP_TRANSFER_ENCODING") or not (declared.isascii() and declared.isdigit()):
+        return None
+    return int(declared)
 
 
 def _external_id(value: str | int | float | None) -> str:
@@ -234,10 +244,7 @@ class TrackingApp:
 
     def read_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
         """The body as a JSON object, read without ever holding more than ``max_body_size`` bytes."""
-        declared = environ.get("CONTENT_LENGTH") or ""
-        length = int(declared) if declared.isascii() and declared.isdigit() else None  # "²".isdigit() too
-        if environ.get("HTTP_TRANSFER_ENCODING"):
-            length = None  # the body's own framing wins over a Content-Length (RFC 9112)
+        length = declared_length(environ)
         if length is not None and length > self.max_body_size:
             raise BodyTooLarge()
         if environ.get("wsgi.input_terminated"):  # the server ends the stream at the body's end

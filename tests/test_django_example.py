@@ -174,8 +174,9 @@ def free_port() -> int:
 
 
 @pytest.mark.django_db(False)
+@pytest.mark.parametrize("declared", [pytest.param(None, id="no-length"), pytest.param("500", id="a-length-too")])
 @pytest.mark.parametrize("padding, status", [pytest.param(0, 200, id="stored"), pytest.param(70_000, 413, id="over-the-limit")])
-def test_a_chunked_body_reaches_the_api_under_wsgi(site: DjangoSite, padding: int, status: int) -> None:
+def test_a_chunked_body_reaches_the_api_under_wsgi(site: DjangoSite, padding: int, status: int, declared: str | None) -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -183,7 +184,10 @@ def test_a_chunked_body_reaches_the_api_under_wsgi(site: DjangoSite, padding: in
     body = json.dumps({"APIKey": alice.api_key, "ListID": alice.list_id, "Event": "pageView", "ID": "v"}) + " " * padding
     environ = EnvironBuilder(path="/api/v1/event", method="POST", content_type="application/json").get_environ()
     environ.pop("CONTENT_LENGTH", None)  # chunked: the server ends the stream at the body's end instead
-    environ.update({"wsgi.input": BytesIO(body.encode()), "wsgi.input_terminated": True})
+    if declared is not None:  # passed on beside the chunks, as werkzeug's server does: the chunks frame the body
+        environ["CONTENT_LENGTH"] = declared
+    environ.update({"wsgi.input": BytesIO(body.encode()), "wsgi.input_terminated": True,
+                    "HTTP_TRANSFER_ENCODING": "chunked"})
     answer, status_line, headers = run_wsgi_app(WSGIHandler(), environ, buffered=True)
     assert int(status_line.split()[0]) == status, b"".join(answer)
     assert get_app().store.count_events(alice.list_id) == (status == 200)

@@ -9,6 +9,7 @@ from octeth_tracking import MemoryRateLimiter, SQLiteStore, create_app
 from octeth_tracking.app import _ARGUMENT_RULES
 from octeth_tracking.config import app_from_settings, settings_names
 from octeth_tracking.contrib.flask import init_app
+from octeth_tracking.schemas import _limit_rules, schema_limits
 from octeth_tracking.ratelimit_redis import RedisRateLimiter
 
 
@@ -91,15 +92,16 @@ def test_a_bad_value_fails_when_the_app_is_built_naming_its_setting(build, tmp_p
     pytest.param("MAX_BODY_SIZE", "1e5", 100_000, id="exponent-text"),
     pytest.param("MAX_PROPERTIES", 0, 0, id="no-properties-allowed"),
     pytest.param("RATE_LIMIT_WINDOW", 0.25, 0.25, id="fractional-window"),
-    pytest.param("MAX_STRING_LENGTH", None, None, id="none-is-unset"),
+    pytest.param("MAX_STRING_LENGTH", None, schema_limits("event")["max_string_length"], id="none-is-the-schemas-own"),
     pytest.param("EVENT_RATE_LIMIT", None, 5000, id="none-is-the-default"),
 ])
 def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch, name, value, read):
     settings = {"OCTETH_TRACKING_DB": str(tmp_path / "ok.db"), f"OCTETH_TRACKING_{name}": value}
     app = build(settings, tmp_path, monkeypatch)
     try:
+        limits = {limit.upper(): rule[keyword] for limit, rule, keyword in _limit_rules(app.event_schema.schema)}
         found = {"EVENT_RATE_LIMIT": app.rate_limits["event"], "MAX_BODY_SIZE": app.max_body_size,
-                 "RATE_LIMIT_WINDOW": app.rate_limit_window}.get(name, read)
+                 "RATE_LIMIT_WINDOW": app.rate_limit_window, **limits}[name]
         assert found == read and type(found) is type(read)
     finally:
         app.store.close()

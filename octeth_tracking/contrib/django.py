@@ -33,7 +33,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
-from ..app import TrackingApp, log
+from ..app import TrackingApp, declared_length, log
 from ..config import PREFIX, app_from_settings
 from ..errors import InternalError
 
@@ -87,11 +87,6 @@ def _wsgi_str(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
-def _has_length(environ: dict[str, Any]) -> bool:
-    declared = environ.get("CONTENT_LENGTH") or ""
-    return declared.isascii() and declared.isdigit()
-
-
 def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResponse:
     """``app``'s answer to ``request`` as an ``HttpResponse``, ``path`` being what follows the prefix."""
     # A WSGI request carries its environ; an ASGI one only META, which holds the same CGI keys.
@@ -106,12 +101,12 @@ def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResp
         environ["CONTENT_LENGTH"] = str(len(body))
     elif getattr(request, "_read_started", False):
         environ["wsgi.input"] = BytesIO()  # streamed away by someone else: nothing left to read
-    elif _has_length(environ) or not hasattr(request, "environ"):
+    elif declared_length(environ) is not None or not hasattr(request, "environ"):
         # Django's stream ends at the body's end: bounded by CONTENT_LENGTH, or (ASGI) the
         # whole body, which Django received before calling the view.
         environ["wsgi.input"], environ["wsgi.input_terminated"] = request, True
-    # Else a body without a length (chunked) under WSGI: Django bounds its stream by a
-    # CONTENT_LENGTH of 0, so the app reads the server's own, which the server ends at the
+    # Else a body without a length (chunked) under WSGI: Django bounds its stream by
+    # CONTENT_LENGTH (0 when absent), so the app reads the server's own, which the server ends at the
     # body's end if it says so (wsgi.input_terminated); if not, the app reads nothing.
     started: list[Any] = []
     chunks: list[bytes] = []
