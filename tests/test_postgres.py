@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import threading
@@ -10,6 +11,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import API, codes, make_account
 from octeth_tracking import SQLiteStore, create_app, open_store
@@ -311,3 +314,31 @@ def test_registry_is_shared_by_hosts(hosts):
     hosts[1].record([new_event(list_id, properties={"url": 1, "ref": 2})])
     hosts[0].record([new_event(list_id, properties={"url": 1})])
     assert hosts[0].properties(list_id) == hosts[2].properties(list_id) == {"pageView": ["ref", "url"]}
+
+
+@given(st.text(alphabet=st.sampled_from("\x00\x01\x02~\"\\a\u00e9\u20ac\U0001f4a5\U0010ffff"), max_size=255)
+       | st.text(max_size=255))
+def test_every_name_has_a_stored_form_without_nul_that_reads_back(text):
+    from octeth_tracking.storage.postgres import _from_db, _to_db
+
+    stored = _to_db(text)
+    assert "\x00" not in stored and _from_db(stored) == text
+    assert len(stored.encode()) <= max(1301, 2 + 4 * len(text))  # two fit one index entry
+    if "\x00" not in text and not text.startswith("\x01"):
+        assert stored == text
+
+
+def test_a_long_name_an_earlier_version_stored_in_json_form_is_read_as_one(hosts):
+    """Names JSON-encoded by earlier versions past today's limit were stored when they compressed."""
+    from octeth_tracking.storage.postgres import _to_db
+
+    store = hosts[0]
+    list_id = store.create_list(store.create_user("u"), "l")
+    name = "\x00" + "\U0001f4a5" * 200
+    earlier = "\x01" + json.dumps(name)
+    assert len(earlier) > 1301 and _to_db(name) != earlier
+    with store.pool.connection() as conn:
+        conn.execute("INSERT INTO event_types VALUES (%s, %s)", (list_id, earlier))
+        conn.execute("INSERT INTO event_properties VALUES (%s, %s, %s)", (list_id, earlier, earlier))
+    store.record([new_event(list_id, name, properties={name: 1, "b": 2})])
+    assert store.properties(list_id) == {name: sorted([name, "b"])}

@@ -86,6 +86,27 @@ def test_properties_and_values_round_trip(any_store, list_id):
     assert any_store.properties(list_id) == {"e'); --": sorted(names)}
 
 
+# 255 characters (the schemas' limit) outside the BMP around a U+0000: PostgreSQL text cannot
+# hold the NUL, and the escaped form of such a name must still fit its indexes, paired.
+LONGEST_NAMES = [
+    pytest.param("".join(chr(0x10000 + (i * 7919) % 0xF0000) for i in range(254)) + "\x00", id="astral-then-nul"),
+    pytest.param("\x00" + "".join(chr(0x1F300 + (i * 31) % 0x300) for i in range(254)), id="nul-then-emoji"),
+    pytest.param("\x01" + "\x00\x01" * 127, id="escape-chars"),
+    pytest.param("\x01" + "".join(chr(0x10000 + i * 977) for i in range(108)) + "\x00", id="json-form-at-its-limit"),
+]
+
+
+@pytest.mark.parametrize("name", LONGEST_NAMES)
+def test_longest_names_with_nul_are_stored_and_read_back(any_store, list_id, name):
+    other = "\x00" + name[-2::-1]  # as long, and different
+    receipts = any_store.record([new_event(list_id, name, external_id=name, email="a@example.com",
+                                           properties={name: 1, other: 2})])
+    assert receipts[0].identify_event_sent and receipts[0].external_id == name
+    assert any_store.properties(list_id) == {name: sorted([name, other]), "identify": sorted([name, other])}
+    assert any_store.subscriber_email(list_id, name) == "a@example.com"
+    assert not any_store.would_identify(list_id, name, "a@example.com")
+
+
 def test_concurrent_writers_lose_nothing(any_store, list_id):
     uuids = [[str(uuid.uuid4()) for _ in range(25)] for _ in range(8)]
 

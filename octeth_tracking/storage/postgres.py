@@ -19,13 +19,14 @@ A deadlock between two multi-event batches (each waiting on a uuid or link the o
 wrote first) is resolved by PostgreSQL aborting one; that one is retried.
 
 PostgreSQL text cannot hold U+0000, which event names, visitor ids and property names
-may contain: such a string is stored JSON-encoded behind U+0001 (see :func:`_to_db`).
+may contain: such a string is stored escaped behind U+0001 (see :func:`_to_db`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid as uuid_module
@@ -109,16 +110,31 @@ MIGRATIONS: list[str] = [
 ]
 
 _ESCAPE = "\x01"
+# The JSON form writes a character outside the BMP in 12 bytes, so 255 of them pass
+# PostgreSQL's 2704-byte limit on a B-tree entry (event_properties keys two names). A JSON
+# form longer than this is replaced by the compact one: at most 4 bytes a character, and two
+# forms of up to this length fit one entry. Shorter names keep the JSON form that earlier
+# versions wrote; a longer one that an earlier version stored anyway (its index entry was
+# compressed) gets a second registry row, and the registry is read by decoded name.
+_JSON_FORM_MAX = 1300
+_COMPACT = _ESCAPE + "~"  # a JSON form starts with '"'
+_COMPACT_ESCAPES = {"\x01": "\x01\x01", "\x00": "\x01\x02"}
+_COMPACT_UNESCAPES = {value: key for key, value in _COMPACT_ESCAPES.items()}
 
 
 def _to_db(text: str) -> str:
     """``text`` as PostgreSQL can store it: unchanged unless it holds U+0000 (or starts with U+0001)."""
-    if "\x00" in text or text.startswith(_ESCAPE):
-        return _ESCAPE + json.dumps(text)
-    return text
+    if "\x00" not in text and not text.startswith(_ESCAPE):
+        return text
+    json_form = json.dumps(text)  # ASCII only: its length is its size in bytes
+    if len(json_form) <= _JSON_FORM_MAX:
+        return _ESCAPE + json_form
+    return _COMPACT + re.sub("[\x00\x01]", lambda match: _COMPACT_ESCAPES[match[0]], text)
 
 
 def _from_db(text: str) -> str:
+    if text.startswith(_COMPACT):
+        return re.sub("\x01[\x01\x02]", lambda match: _COMPACT_UNESCAPES[match[0]], text[2:])
     return json.loads(text[1:]) if text.startswith(_ESCAPE) else text
 
 
@@ -161,9 +177,9 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 # The server cannot take the write now (a lock held past lock_timeout, a standby or a
 # read-only primary after a failover): a 503, nothing stored, safe to retry.
 _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
-# A value the server cannot index (a B-tree entry holds 2704 bytes: 255 characters outside
-# the BMP in a name that also holds U+0000, JSON-escaped at 12 bytes a character, pass it).
-# Not a lost connection: nothing to check or retry. Still a 503 with nothing stored.
+# A value the server cannot index (a B-tree entry holds 2704 bytes; no name the schemas
+# admit comes near it, see _JSON_FORM_MAX). Not a lost connection: nothing to check or
+# retry. Still a 503 with nothing stored.
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
 
 
@@ -348,7 +364,7 @@ class PostgresStore:
         result: dict[str, list[str]] = {_from_db(name): [] for (name,) in names}
         for name, prop in pairs:
             result.setdefault(_from_db(name), []).append(_from_db(prop))
-        return {name: sorted(result[name]) for name in sorted(result)}
+        return {name: sorted(set(result[name])) for name in sorted(result)}
 
     def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
         return bool(self._one(_LINKED_EMAIL, (list_id, _to_db(external_id))) != email)
