@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from octeth_tracking import SQLiteStore
 from octeth_tracking.schemas import BodySchema
 
 BENCH = Path(__file__).parent.parent / "bench"
@@ -195,3 +196,23 @@ def test_the_report_links_its_chart_and_says_what_kind_of_run_it_was(tmp_path, q
     # 30.4 / 10.0 is 3.04: over the target, and written so that it does not read as 3.0.
     assert "**not met**: granian: p99 of a = 3.04× the ceiling's" in page
     assert "met: granian: a/c = 10.13" in page and "**not met**: granian: a/b = 0.30" in page
+
+
+@pytest.mark.parametrize("variant", list(importlib.import_module("index_cost").VARIANTS))
+def test_index_cost_drops_what_it_names_and_stores_every_event(tmp_path, variant, monkeypatch):
+    index_cost = importlib.import_module("index_cost")
+    dropped = index_cost.VARIANTS[variant]
+    seen: list[set[str]] = []
+    record = SQLiteStore.record
+
+    def recording(store, events):  # which events indexes the measured store writes to
+        with sqlite3.connect(store.path) as conn:
+            seen.append({name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                                          " AND tbl_name = 'events'")})
+        return record(store, events)
+
+    monkeypatch.setattr(SQLiteStore, "record", recording)
+    rate, cpu, kernel = index_cost.index_cost(tmp_path, dropped, stored=150, events=200, repeat=1)  # raises unless all stored
+    assert rate > 0 and cpu > 0 and 0 <= kernel <= cpu
+    ours = {"idx_events_list_id_uuid", "idx_events_list_id_external_id", "idx_events_list_id_created_at"}
+    assert seen[-1] == ours - set(dropped)

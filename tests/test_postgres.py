@@ -342,3 +342,18 @@ def test_a_long_name_an_earlier_version_stored_in_json_form_is_read_as_one(hosts
         conn.execute("INSERT INTO event_properties VALUES (%s, %s, %s)", (list_id, earlier, earlier))
     store.record([new_event(list_id, name, properties={name: 1, "b": 2})])
     assert store.properties(list_id) == {name: sorted([name, "b"])}
+
+
+def test_names_past_an_index_entry_under_raised_limits_get_503_and_store_nothing(hosts):
+    # What the README says of raising the name limits on PostgreSQL: the default limits fit.
+    store = hosts[0]
+    account = make_account(store)
+    api = API(create_app(store=store, max_event_length=400, max_property_name_length=400))
+    rng = random.Random(7)
+    astral = ["".join(chr(rng.randrange(0x10000, 0x10FFFF)) for _ in range(length)) for length in (400, 400, 255, 255)]
+    body = {"APIKey": account.api_key, "ListID": account.list_id}
+    response = api.event({**body, "Event": astral[0], "Properties": {astral[1]: 1}})
+    assert (response.status_code, codes(response)) == (503, [26])
+    assert store.count_events(account.list_id) == 0
+    assert api.event({**body, "Event": astral[2], "Properties": {astral[3]: 1}}).status_code == 200
+    assert store.properties(account.list_id) == {astral[2]: [astral[3]]}

@@ -177,9 +177,9 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 # The server cannot take the write now (a lock held past lock_timeout, a standby or a
 # read-only primary after a failover): a 503, nothing stored, safe to retry.
 _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
-# A value the server cannot index (a B-tree entry holds 2704 bytes; no name the schemas
-# admit comes near it, see _JSON_FORM_MAX). Not a lost connection: nothing to check or
-# retry. Still a 503 with nothing stored.
+# A value the server cannot index (a B-tree entry holds 2704 bytes: no two names within the
+# default limits of 255 characters pass it, see _JSON_FORM_MAX; raised limits can). Not a
+# lost connection: nothing to check or retry. Still a 503 with nothing stored.
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
 
 
