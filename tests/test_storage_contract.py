@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 
@@ -88,11 +89,16 @@ def test_properties_and_values_round_trip(any_store, list_id):
 
 # 255 characters (the schemas' limit) outside the BMP around a U+0000: PostgreSQL text cannot
 # hold the NUL, and the escaped form of such a name must still fit its indexes, paired.
+_rng = random.Random(1)
 LONGEST_NAMES = [
     pytest.param("".join(chr(0x10000 + (i * 7919) % 0xF0000) for i in range(254)) + "\x00", id="astral-then-nul"),
     pytest.param("\x00" + "".join(chr(0x1F300 + (i * 31) % 0x300) for i in range(254)), id="nul-then-emoji"),
     pytest.param("\x01" + "\x00\x01" * 127, id="escape-chars"),
-    pytest.param("\x01" + "".join(chr(0x10000 + i * 977) for i in range(108)) + "\x00", id="json-form-at-its-limit"),
+    pytest.param("\x01" + "".join(chr(0x10000 + i * 977) for i in range(107)) + "\x00", id="ascii-form-at-its-limit"),
+    # The longest UTF-8 JSON forms: a control character is 6 bytes there (\u001f).
+    pytest.param("\x00" + "".join(chr(_rng.randrange(1, 32)) for _ in range(254)), id="controls"),
+    pytest.param("\x00" + "".join(chr(_rng.randrange(1, 32)) if _rng.random() < 0.56 else chr(_rng.randrange(0x10000, 0x110000))
+                                   for _ in range(254)), id="controls-and-astral"),
 ]
 
 

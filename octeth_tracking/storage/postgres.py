@@ -19,14 +19,13 @@ A deadlock between two multi-event batches (each waiting on a uuid or link the o
 wrote first) is resolved by PostgreSQL aborting one; that one is retried.
 
 PostgreSQL text cannot hold U+0000, which event names, visitor ids and property names
-may contain: such a string is stored escaped behind U+0001 (see :func:`_to_db`).
+may contain: such a string is stored JSON-encoded behind U+0001 (see :func:`_to_db`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 import uuid as uuid_module
@@ -110,31 +109,23 @@ MIGRATIONS: list[str] = [
 ]
 
 _ESCAPE = "\x01"
-# The JSON form writes a character outside the BMP in 12 bytes, so 255 of them pass
-# PostgreSQL's 2704-byte limit on a B-tree entry (event_properties keys two names). A JSON
-# form longer than this is replaced by the compact one: at most 4 bytes a character, and two
-# forms of up to this length fit one entry. Shorter names keep the JSON form that earlier
-# versions wrote; a longer one that an earlier version stored anyway (its index entry was
-# compressed) gets a second registry row, and the registry is read by decoded name.
-_JSON_FORM_MAX = 1300
-_COMPACT = _ESCAPE + "~"  # a JSON form starts with '"'
-_COMPACT_ESCAPES = {"\x01": "\x01\x01", "\x00": "\x01\x02"}
-_COMPACT_UNESCAPES = {value: key for key, value in _COMPACT_ESCAPES.items()}
+# The JSON form escapes a character outside the BMP as 12 ASCII bytes, so 255 of them pass
+# PostgreSQL's 2704-byte limit on a B-tree entry (event_properties keys two names). Past
+# this length a name is written in UTF-8 JSON instead: 4 bytes for such a character, and 6
+# only for a control character (\u0000 ...), whose escapes PostgreSQL compresses. Shorter
+# names keep the form earlier versions wrote, and earlier versions read both forms.
+_ASCII_FORM_MAX = 1300
 
 
 def _to_db(text: str) -> str:
     """``text`` as PostgreSQL can store it: unchanged unless it holds U+0000 (or starts with U+0001)."""
     if "\x00" not in text and not text.startswith(_ESCAPE):
         return text
-    json_form = json.dumps(text)  # ASCII only: its length is its size in bytes
-    if len(json_form) <= _JSON_FORM_MAX:
-        return _ESCAPE + json_form
-    return _COMPACT + re.sub("[\x00\x01]", lambda match: _COMPACT_ESCAPES[match[0]], text)
+    ascii_form = json.dumps(text)  # its length is its size in bytes
+    return _ESCAPE + (ascii_form if len(ascii_form) <= _ASCII_FORM_MAX else json.dumps(text, ensure_ascii=False))
 
 
 def _from_db(text: str) -> str:
-    if text.startswith(_COMPACT):
-        return re.sub("\x01[\x01\x02]", lambda match: _COMPACT_UNESCAPES[match[0]], text[2:])
     return json.loads(text[1:]) if text.startswith(_ESCAPE) else text
 
 
@@ -178,7 +169,7 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 # read-only primary after a failover): a 503, nothing stored, safe to retry.
 _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
 # A value the server cannot index (a B-tree entry holds 2704 bytes: no two names within the
-# default limits of 255 characters pass it, see _JSON_FORM_MAX; raised limits can). Not a
+# default limits of 255 characters pass it, see _ASCII_FORM_MAX; raised limits can). Not a
 # lost connection: nothing to check or retry. Still a 503 with nothing stored.
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
 
