@@ -316,8 +316,12 @@ def test_registry_is_shared_by_hosts(hosts):
     assert hosts[0].properties(list_id) == hosts[2].properties(list_id) == {"pageView": ["ref", "url"]}
 
 
-@given(st.text(alphabet=st.sampled_from("\x00\x01\x1f\n~\"\\a\u00e9\u20ac\U0001f4a5\U0010ffff"), max_size=255)
-       | st.text(max_size=255))
+_NAME_CHARACTERS = st.sampled_from("\x00\x01\x1f\n~\"\\a\u00e9\u20ac\u4e2d\U0001f4a5\U0010ffff")
+
+
+@given(st.text(_NAME_CHARACTERS, max_size=255) | st.text(max_size=255)
+       # long, holding U+0000: their ASCII forms fall on both sides of _ASCII_FORM_MAX
+       | st.text(_NAME_CHARACTERS | st.characters(codec="utf-8"), min_size=100, max_size=254).map(lambda text: "\x00" + text))
 def test_every_name_has_a_stored_form_without_nul_that_earlier_versions_read_too(text):
     from octeth_tracking.storage.postgres import _from_db, _to_db
 
@@ -363,3 +367,27 @@ def test_names_past_an_index_entry_under_raised_limits_get_503_and_store_nothing
     assert store.count_events(account.list_id) == 0
     assert api.event({**body, "Event": astral[2], "Properties": {astral[3]: 1}}).status_code == 200
     assert store.properties(account.list_id) == {astral[2]: [astral[3]]}
+
+
+@pytest.mark.parametrize("visitor", [
+    pytest.param("\x00" + "\u00e9" * 254, id="latin"),  # ASCII form 1,533 bytes: earlier versions stored it
+    pytest.param("\x00" + "\U0001f4a5" * 254, id="emoji"),  # 3,056 bytes, stored as it compresses
+])
+def test_a_visitor_an_earlier_version_linked_stays_linked(hosts, visitor):
+    store = hosts[0]
+    list_id = store.create_list(store.create_user("u"), "l")
+    earlier = "\x01" + json.dumps(visitor)
+    with store.pool.connection() as conn:  # as an earlier version wrote the link
+        (subscriber,) = conn.execute("INSERT INTO subscribers (list_id, email) VALUES (%s, 'a@example.com')"
+                                     " RETURNING id", (list_id,)).fetchone()
+        conn.execute("INSERT INTO visitor_links (list_id, external_id, subscriber_id) VALUES (%s, %s, %s)",
+                     (list_id, earlier, subscriber))
+    assert store.subscriber_email(list_id, visitor) == "a@example.com"
+    assert not store.would_identify(list_id, visitor, "a@example.com")
+    (again,) = store.record([new_event(list_id, "purchase", external_id=visitor, email="a@example.com")])
+    assert not again.identify_event_sent  # the same link: nothing to send
+    (moved,) = store.record([new_event(list_id, "purchase", external_id=visitor, email="b@example.com")])
+    assert moved.identify_event_sent and store.subscriber_email(list_id, visitor) == "b@example.com"
+    with store.pool.connection() as conn:
+        links = conn.execute("SELECT external_id FROM visitor_links WHERE list_id = %s", (list_id,)).fetchall()
+    assert links == [(earlier,)]  # moved in place, never a second row

@@ -95,6 +95,8 @@ LONGEST_NAMES = [
     pytest.param("\x00" + "".join(chr(0x1F300 + (i * 31) % 0x300) for i in range(254)), id="nul-then-emoji"),
     pytest.param("\x01" + "\x00\x01" * 127, id="escape-chars"),
     pytest.param("\x01" + "".join(chr(0x10000 + i * 977) for i in range(107)) + "\x00", id="ascii-form-at-its-limit"),
+    # Past the ASCII form's limit, in a form that does not compress (6 bytes a character there).
+    pytest.param("\x00" + "".join(chr(_rng.randrange(0x4E00, 0x9FA6)) for _ in range(254)), id="nul-then-cjk"),
     # The longest UTF-8 JSON forms: a control character is 6 bytes there (\u001f).
     pytest.param("\x00" + "".join(chr(_rng.randrange(1, 32)) for _ in range(254)), id="controls"),
     pytest.param("\x00" + "".join(chr(_rng.randrange(1, 32)) if _rng.random() < 0.56 else chr(_rng.randrange(0x10000, 0x110000))

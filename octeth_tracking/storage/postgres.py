@@ -113,7 +113,9 @@ _ESCAPE = "\x01"
 # PostgreSQL's 2704-byte limit on a B-tree entry (event_properties keys two names). Past
 # this length a name is written in UTF-8 JSON instead: 4 bytes for such a character, and 6
 # only for a control character (\u0000 ...), whose escapes PostgreSQL compresses. Shorter
-# names keep the form earlier versions wrote, and earlier versions read both forms.
+# names keep the form earlier versions wrote, and earlier versions read both forms. A
+# visitor linked by an earlier version under a longer ASCII form is found under it (see
+# _forms): the registry is read by decoded name, so a second row there is harmless.
 _ASCII_FORM_MAX = 1300
 
 
@@ -127,6 +129,13 @@ def _to_db(text: str) -> str:
 
 def _from_db(text: str) -> str:
     return json.loads(text[1:]) if text.startswith(_ESCAPE) else text
+
+
+def _forms(text: str) -> list[str]:
+    """Every form ``text`` may be stored in: today's, then the ASCII form of earlier versions where it differs."""
+    stored = _to_db(text)
+    earlier = _ESCAPE + json.dumps(text) if stored.startswith(_ESCAPE) else stored
+    return [stored] if earlier == stored else [stored, earlier]
 
 
 def migrate(conn: psycopg.Connection[Any]) -> int:
@@ -150,7 +159,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
 
 _LINKED_EMAIL = (
     "SELECT s.email FROM visitor_links l JOIN subscribers s ON s.id = l.subscriber_id"
-    " WHERE l.list_id = %s AND l.external_id = %s"
+    " WHERE l.list_id = %s AND l.external_id = ANY(%s) ORDER BY l.external_id = %s DESC LIMIT 1"
 )
 _INSERT_EVENT = (
     "INSERT INTO events (list_id, uuid, external_id, event, email, properties, identify_sent)"
@@ -203,7 +212,12 @@ def _write(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list
                 "SELECT id FROM subscribers WHERE list_id = %s AND email = %s", (event.list_id, event.email)
             ).fetchone()
             assert subscriber is not None
-            moved = conn.execute(_LINK, (event.list_id, external_id, subscriber[0])).fetchone() is not None
+            link_id = external_id
+            for earlier in _forms(event.external_id)[1:]:  # a visitor an earlier version linked keeps its row
+                if conn.execute("SELECT 1 FROM visitor_links WHERE list_id = %s AND external_id = %s",
+                                (event.list_id, earlier)).fetchone():
+                    link_id = earlier
+            moved = conn.execute(_LINK, (event.list_id, link_id, subscriber[0])).fetchone() is not None
             if moved and not identify:
                 sent = True
                 conn.execute("UPDATE events SET identify_sent = true WHERE id = %s", (inserted[0],))
@@ -358,10 +372,11 @@ class PostgresStore:
         return {name: sorted(set(result[name])) for name in sorted(result)}
 
     def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
-        return bool(self._one(_LINKED_EMAIL, (list_id, _to_db(external_id))) != email)
+        return self.subscriber_email(list_id, external_id) != email
 
     def subscriber_email(self, list_id: int, external_id: str) -> str | None:
-        return self._one(_LINKED_EMAIL, (list_id, _to_db(external_id)))  # type: ignore[no-any-return]
+        forms = _forms(external_id)
+        return self._one(_LINKED_EMAIL, (list_id, forms, forms[0]))  # type: ignore[no-any-return]
 
     def count_events(self, list_id: int | None = None) -> int:
         if list_id is None:
