@@ -121,6 +121,7 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
 
     args = report["args"]
     runs = args.rounds + WARMUP_RUNS
+    rounds = f"{args.rounds} round{'' if args.rounds == 1 else 's'}"
     lines = [
         "# Performance" + (" (quick run)" if args.quick else ""),
         "",
@@ -130,7 +131,7 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
     ]
     if args.quick:
         lines += [
-            f"**A quick run, not the figures of record:** {args.rounds} rounds of {args.duration:g} s after a"
+            f"**A quick run, not the figures of record:** {rounds} of {args.duration:g} s after a"
             f" {args.warmup:g}-second warm-up (the full run: 5 rounds of 10 s after 30 s), and the properties endpoint"
             f" at {', '.join(f'{size:,}' for size in report['sizes'])} events instead of 10 thousand, 1 million and"
             " 10 million. Its memory and properties verdicts say little: a worker's memory settles over its first"
@@ -138,15 +139,20 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
             "",
         ]
     if report["generator"] != "wrk":
+        beside = [f"{rows['b']['machine_us'] - rows['b']['workers_us']:.0f} µs under {server}"
+                  for server, rows in report["servers"].items() if "machine_us" in rows["b"]]
         lines += [
-            "**Load from the bundled Python generator, not wrk:** it costs several times more CPU per request than"
-            " wrk, on the same cores as the servers, so it lowers a fast server's ceiling most. The ratios and"
-            " verdicts of this run are not comparable with those of a run under wrk (`apt-get install wrk`).",
+            "**Load from the bundled Python generator, not wrk:** it costs far more CPU per request than wrk, on"
+            " the same cores as the servers, so it lowers a fast server's ceiling most"
+            + (f" (beside each ceiling, the machine spent {' and '.join(beside)} a request outside the server's"
+               " workers, most of it in the generator)" if beside else "")
+            + ". The ratios and verdicts of this run are not comparable with those of a run under wrk"
+            " (`apt-get install wrk`).",
             "",
         ]
     lines += [
         f"- Machine: {machine}; load generator ({report['generator']}) on the same cores, loopback only.",
-        f"- Load: {args.connections} keep-alive connections, {args.rounds} rounds of {args.duration:g} s per target,"
+        f"- Load: {args.connections} keep-alive connections, {rounds} of {args.duration:g} s per target,"
         " targets in alternation (a, b, c, a, b, c ...) after a warm-up; figures are medians over rounds.",
         "- Bodies: the reference's shapes, 5-30 properties, 70 % page views, 15 % custom events, 10 % conversions,"
         " 5 % identify (with email), every UUID distinct.",
@@ -189,7 +195,7 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         verdicts.append((a["errors"] == 0, f"{server}: (a) answered every request with a 2xx ({a['errors']} errors)"))
         growth = max((end / start - 1 for start, end in zip(a["rss_start"], a["rss_end"])), default=float("nan"))
         verdicts.append((growth <= 0.10, f"{server}: memory per worker of a grew {growth:+.0%} after warm-up (target ≤ +10 %)"))
-        log(f"{server}: a/b = {ab:.2f}, a/c = {ac:.2f}, p99 a/b = {p99:.1f}, events per commit {a['events_per_commit'] or 0:.1f}")
+        log(f"{server}: a/b = {ab:.2f}, a/c = {ac:.2f}, p99 a/b = {p99:.2f}, events per commit {a['events_per_commit'] or 0:.1f}")
     lines += [
         "",
         "With wrk, acknowledged counts the 2xx answers wrk received; wrk stops at its deadline without waiting for"

@@ -180,15 +180,22 @@ def _report_of_one_run(quick: bool, generator: str) -> dict:
             "properties": [{"size": 10_000, "p50_ms": 0.5, "p99_ms": 0.6}, {"size": 100_000, "p50_ms": 0.5, "p99_ms": 0.7}]}
 
 
-@pytest.mark.parametrize("quick, generator, out_name", [
-    pytest.param(True, "python", "performance-quick.md", id="quick-python-generator"),
-    pytest.param(False, "wrk", "performance.md", id="full-wrk"),
+@pytest.mark.parametrize("quick, generator, out_name, errors", [
+    pytest.param(True, "python", "performance-quick.md", 0, id="quick-python-generator"),
+    pytest.param(False, "wrk", "performance.md", 3, id="full-wrk-with-errors"),
 ])
-def test_the_report_links_its_chart_and_says_what_kind_of_run_it_was(tmp_path, quick, generator, out_name):
+def test_the_report_links_its_chart_and_says_what_kind_of_run_it_was(tmp_path, quick, generator, out_name, errors):
     report_module = importlib.import_module("report")
     out = tmp_path / out_name
-    assert report_module.write_report(_report_of_one_run(quick, generator), out, "test machine", log=lambda _: None)
+    report = _report_of_one_run(quick, generator)
+    report["servers"]["granian"]["a"]["errors"] = errors
+    report["servers"]["granian"]["b"].update(machine_us=90.0, workers_us=30.0, idle=0.01, switches=3.0)
+    assert report_module.write_report(report, out, "test machine", log=lambda _: None)
     page = out.read_text()
+    verdict = f"granian: (a) answered every request with a 2xx ({errors} errors)"
+    assert (f"- met: {verdict}" if not errors else f"- **not met**: {verdict}") in page
+    assert ("1 round of 4 s" in page) and "1 rounds" not in page
+    assert ("the machine spent 60 µs under granian a request outside" in page) == (generator == "python")
     chart = out.with_suffix(".png")
     assert chart.stat().st_size > 0 and f"]({chart.name})" in page
     assert page.startswith("# Performance (quick run)") == quick and ("not the figures of record" in page) == quick
@@ -212,7 +219,7 @@ def test_index_cost_drops_what_it_names_and_stores_every_event(tmp_path, variant
         return record(store, events)
 
     monkeypatch.setattr(SQLiteStore, "record", recording)
-    rate, cpu, kernel = index_cost.index_cost(tmp_path, dropped, stored=150, events=200, repeat=1)  # raises unless all stored
+    rate, cpu, kernel = index_cost.index_cost(tmp_path, dropped, stored=150, commits=2, repeat=2)  # raises unless all stored
     assert rate > 0 and cpu > 0 and 0 <= kernel <= cpu
     ours = {"idx_events_list_id_uuid", "idx_events_list_id_external_id", "idx_events_list_id_created_at"}
     assert seen[-1] == ours - set(dropped)
