@@ -19,6 +19,7 @@ commits, each on a fresh copy of the store.
 from __future__ import annotations
 
 import random
+import resource
 import shutil
 import sqlite3
 import sys
@@ -80,8 +81,7 @@ def index_cost(workdir: Path, dropped: list[str], stored: int, commits: int = 10
 
 
 def _cpu() -> tuple[float, float]:
-    import resource
-
+    """This process's CPU seconds so far: (user, kernel)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime
 

@@ -12,6 +12,7 @@ import sqlite3
 import sys
 import time
 from argparse import Namespace
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -213,7 +214,7 @@ def test_index_cost_drops_what_it_names_and_stores_every_event(tmp_path, variant
     record = SQLiteStore.record
 
     def recording(store, events):  # which events indexes the measured store writes to
-        with sqlite3.connect(store.path) as conn:
+        with closing(sqlite3.connect(store.path)) as conn:
             seen.append({name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                                           " AND tbl_name = 'events'")})
         return record(store, events)
