@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Hashable, Protocol
 
-from .storage import Store
+from .storage import AccountStore
 
 
 class Authenticator(Protocol):
@@ -38,7 +38,7 @@ class StoreAuthenticator:
     """
 
     def __init__(
-        self, store: Store, *, cache_ttl: float = 5.0, cache_size: int = 10_000,
+        self, store: AccountStore, *, cache_ttl: float = 5.0, cache_size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from .config import create_app
 from .errors import json_body
 from .schemas import BodySchema
+from .settings import DEFAULT_PREFIX
 from .storage import DEFAULT_DB, Store, open_store
 
 DEFAULT_TTL = 24 * 3600
@@ -41,7 +42,7 @@ def _options(defaults: bool) -> tuple[argparse.ArgumentParser, argparse.Argument
     server = argparse.ArgumentParser(add_help=False, argument_default=default)
     server.add_argument("--host", help="default 127.0.0.1")
     server.add_argument("--port", type=int, help="0 picks a free port (default 8000)")
-    server.add_argument("--prefix", help="mount point (default: OCTETH_TRACKING_PREFIX, else /api/v1)")
+    server.add_argument("--prefix", help=f"mount point (default: OCTETH_TRACKING_PREFIX, else {DEFAULT_PREFIX})")
     server.add_argument("--redis", metavar="URL", help="count rate limits in this Redis, shared by every "
                         "process (default: OCTETH_TRACKING_REDIS, else in this process's memory)")
     server.add_argument("--workers", type=int, help="granian worker processes (default 1)")
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, parents=[db, *parents])
 
-    command("serve", "serve the API (under /api/v1 by default)", server)
+    command("serve", f"serve the API (under {DEFAULT_PREFIX} by default)", server)
     command("create-user", "create a user and an API key").add_argument("name")
     create_list = command("create-list", "create a list owned by a user")
     create_list.add_argument("--user-id", type=int, required=True)
@@ -190,7 +191,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, each missing option from its ``OCTETH_TRACKING_*`` variable, then its default."""
     args = _parser().parse_args(argv)
     fallbacks = {"db": os.environ.get("OCTETH_TRACKING_DB") or DEFAULT_DB, "host": "127.0.0.1", "port": 8000,
-                 "prefix": os.environ.get("OCTETH_TRACKING_PREFIX", "/api/v1"), "workers": 1}
+                 "prefix": os.environ.get("OCTETH_TRACKING_PREFIX", DEFAULT_PREFIX), "workers": 1}
     for name, value in fallbacks.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)

@@ -1,16 +1,13 @@
 """``create_app``: the app built from arguments, then ``OCTETH_TRACKING_*``, then defaults.
 
-One rule maps settings onto arguments: the argument ``max_body_size`` is the setting
-``OCTETH_TRACKING_MAX_BODY_SIZE`` (environment variable here, Django setting in
-``contrib.django``). A value given as text (every environment variable, or a setting such
-as ``os.environ.get(...)``) is read as a JSON literal when it is one (``5000``, ``60.5``,
-``true``) and stays text otherwise.
+One rule maps settings onto arguments (see :mod:`octeth_tracking.settings`): the argument
+``max_body_size`` is the setting ``OCTETH_TRACKING_MAX_BODY_SIZE`` (environment variable
+here, Django setting in ``contrib.django``, ``app.config`` key in ``contrib.flask``).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import os
 from typing import Any, Mapping
 
@@ -18,9 +15,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .app import TrackingApp
 from .errors import NotFound
+from .settings import DEFAULT_PREFIX, PREFIX, parse_text, setting_name
 from .storage import DEFAULT_DB, open_store
-
-PREFIX = "OCTETH_TRACKING_"
 
 
 def settings_names() -> list[str]:
@@ -29,18 +25,9 @@ def settings_names() -> list[str]:
     return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
 
 
-def _parse(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def options_from(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments that ``settings`` (``OCTETH_TRACKING_<NAME>`` keys) give."""
-    found = {name: _parse(settings[PREFIX + name.upper()]) for name in settings_names() if PREFIX + name.upper() in settings}
+    found = {name: parse_text(settings[setting_name(name)]) for name in settings_names() if setting_name(name) in settings}
     return {name: value for name, value in found.items() if value is not None}  # None: unset, as for arguments
 
 
@@ -110,4 +97,4 @@ def create_app(
     given = {"DB": db, "PREFIX": prefix, "REDIS": redis, "REDIS_PREFIX": redis_prefix}
     settings = {**os.environ, **{PREFIX + name: value for name, value in given.items() if value is not None}}
     app = app_from_settings(settings, **options)
-    return mount(app, settings.get(PREFIX + "PREFIX", "/api/v1"))
+    return mount(app, settings.get(PREFIX + "PREFIX", DEFAULT_PREFIX))

@@ -136,7 +136,7 @@ class InternalError(APIError):
 
 
 class StoreUnavailable(APIError):
-    """The store could not commit in time; nothing was stored and a retry is safe."""
+    """The store could not commit in time (it raised a ``StorageError``); nothing was stored and a retry is safe."""
 
     status = 503
     code = 26

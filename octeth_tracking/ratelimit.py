@@ -18,6 +18,10 @@ class RateLimiter(Protocol):
         """``None`` if the request is allowed, else the seconds until the window frees one."""
         ...
 
+    def status(self) -> str:
+        """What ``GET /health`` shows as ``rate_limiter``: ``memory``, ``ok`` or ``unavailable``."""
+        ...
+
 
 class MemoryRateLimiter:
     """A fixed window per key, in this process's memory.

@@ -17,8 +17,6 @@ a body the reference refuses, and that the answers are the reference's.
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
 import math
 from functools import lru_cache
@@ -29,24 +27,13 @@ import fastjsonschema
 from email_validator import EmailNotValidError, validate_email
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
+from .fast_schema import FastValidator, compile_schema, custom_rules, nodes, shape
+
 # Installed wheels carry the schemas inside the package; a source checkout has them beside it.
 _PACKAGED = Path(__file__).parent / "schemas"
 SCHEMA_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).parent.parent / "schemas"
 
 _LIMIT_KEYWORDS = ("maxLength", "maxProperties", "x-octeth-max-depth", "x-octeth-max-string-length")
-
-
-def _nodes(value: Any) -> Iterator[Any]:
-    """Every value inside ``value``, itself included, without recursion (input may be deep)."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -58,35 +45,6 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
-
-
-def _shape(value: Any) -> tuple[int, int]:
-    """(nesting depth, longest string) of a dict or list, in one pass, no recursion.
-
-    The depth counts as ``_depth_exceeds`` does: ``value`` itself is level 1. The longest
-    string counts nested dict keys, not ``value``'s own (as ``_max_string_length``).
-    """
-    depth = longest = 0
-    stack = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if level > depth:
-            depth = level
-        if isinstance(node, dict):
-            if level > 1:
-                for key in node:
-                    if isinstance(key, str) and len(key) > longest:
-                        longest = len(key)
-            children = node.values()
-        else:
-            children = node
-        for child in children:
-            if isinstance(child, str):
-                if len(child) > longest:
-                    longest = len(child)
-            elif isinstance(child, (dict, list)):
-                stack.append((child, level + 1))
-    return depth, longest
 
 
 def _string_too_long(value: Any, limit: int) -> bool:
@@ -157,85 +115,7 @@ def _email_or_empty(value: str) -> bool:
         return False
 
 
-def _custom_rules(schema: Any) -> list[tuple[tuple[str, ...], str, int]]:
-    """(path of property names, keyword, limit) for each custom keyword the fast path must check.
-
-    Only custom keywords on named properties of the top-level object are supported (the
-    only place the schemas use them); anything else is refused at start-up.
-    """
-    found: list[tuple[tuple[str, ...], str, int]] = []
-    for name, sub in schema.get("properties", {}).items():
-        for node in _nodes(sub):
-            if isinstance(node, dict):
-                found.extend(((name,), key, node[key]) for key in ("x-octeth-max-depth", "x-octeth-max-string-length") if key in node)
-    total = sum(1 for node in _nodes(schema) if isinstance(node, str) and node.startswith("x-octeth-max-"))
-    if total != len(found):
-        raise ValueError("a custom x-octeth-max-* keyword outside a top-level property is not supported by the fast path")
-    return found
-
-
-def _compile(schema: Any) -> Any:
-    """A fastjsonschema function for ``schema`` (draft 7 holds every keyword our files use)."""
-    draft7 = {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}
-    return fastjsonschema.compile(draft7, formats={"email": _email_or_empty})
-
-
-def _string_conditions(schema: Any) -> list[tuple[str, str, Any]]:
-    """The top-level ``allOf`` rules of the form "if property P is the string V, then T", as (P, V, T)."""
-    found = []
-    for rule in schema.get("allOf", []):
-        condition = rule.get("if") if isinstance(rule, dict) and set(rule) == {"if", "then"} else None
-        if not (isinstance(condition, dict) and set(condition) == {"properties", "required"}
-                and len(condition["properties"]) == 1):
-            continue
-        ((name, test),) = condition["properties"].items()
-        if condition["required"] == [name] and set(test) == {"const"} and isinstance(test["const"], str):
-            found.append((name, test["const"], rule["then"]))
-    return found
-
-
-class _FastValidator:
-    """The compiled validator, specialised by the values its ``if`` rules test.
-
-    fastjsonschema checks an ``if`` by raising and catching an exception when it does not
-    hold, about 2 µs each (most events are neither ``identify`` nor ``conversion``). So for
-    each combination of the schema's "if P is the string V" rules that can hold, a variant
-    is compiled with those rules' ``then`` in their place and the other rules left out;
-    a body picks its variant by looking the values up. Anything else (a body that is not
-    an object) gets the schema as written.
-
-    :param schema: the schema; raises ``fastjsonschema.JsonSchemaException`` on an invalid body.
-    """
-
-    def __init__(self, schema: Any) -> None:
-        self.as_written = _compile(schema)
-        conditions = _string_conditions(schema)
-        self.names = sorted({name for name, _, _ in conditions})
-        self.variants: dict[tuple[Any, ...], Any] = {}
-        if not conditions or len(self.names) > 2:  # a variant per combination: keep them few
-            return
-        rest = [rule for rule in schema["allOf"] if not any(rule.get("then") is then for _, _, then in conditions)]
-        # Each name's possible values: one of the tested strings, or anything else (None).
-        choices = [[None, *sorted({value for n, value, _ in conditions if n == name})] for name in self.names]
-        for key in itertools.product(*choices):
-            held = dict(zip(self.names, key))
-            rules = rest + [then for name, value, then in conditions if held[name] == value]
-            variant = {k: v for k, v in schema.items() if k != "allOf"}
-            if rules:
-                variant["allOf"] = rules
-            self.variants[key] = _compile(variant)
-        self.tested = {name: {value for n, value, _ in conditions if n == name} for name in self.names}
-
-    def __call__(self, body: Any) -> None:
-        if not self.variants or not isinstance(body, dict):
-            self.as_written(body)
-            return
-        key = []
-        for name in self.names:
-            value = body.get(name)
-            # A const matches only an equal string (True is not 1 here: only strings are tested).
-            key.append(value if isinstance(value, str) and value in self.tested[name] else None)
-        self.variants[tuple(key)](body)
+_FORMATS = {"email": _email_or_empty}  # the fast path's formats
 
 
 def normalize_email(address: str) -> str:
@@ -250,7 +130,7 @@ def _load_file(name: str) -> str:
 
 def _limit_rules(schema: Any) -> Iterator[tuple[str, dict[str, Any], str]]:
     """(limit name, the dict holding its keyword, the keyword) for each ``x-octeth-limit``."""
-    for node in _nodes(schema):
+    for node in nodes(schema):
         if isinstance(node, dict) and "x-octeth-limit" in node:
             rule = node
             while not any(k in rule for k in _LIMIT_KEYWORDS):
@@ -274,11 +154,11 @@ class BodySchema:
         self.messages = {int(code): text for code, text in self.schema["x-octeth-errors"].items()}
         self._validator = _Validator(self.schema, format_checker=_formats)
         self._list_id_validator = _Validator(self.schema["properties"]["listid"])
-        self._fast = _FastValidator(self.schema)
-        self._fast_list_id = _compile(self.schema["properties"]["listid"])
+        self._fast = FastValidator(self.schema, _FORMATS)
+        self._fast_list_id = compile_schema(self.schema["properties"]["listid"], _FORMATS)
         # name -> (deepest allowed, longest string allowed), from the custom keywords on it.
         self._custom: dict[str, list[float]] = {}
-        for (name,), keyword, value in _custom_rules(self.schema):
+        for (name,), keyword, value in custom_rules(self.schema):
             bounds = self._custom.setdefault(name, [math.inf, math.inf])
             bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
         self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
@@ -299,7 +179,7 @@ class BodySchema:
         for name, (max_depth, max_string) in self._custom.items():
             value = body.get(name)
             if isinstance(value, (dict, list)):
-                depth, longest = _shape(value)
+                depth, longest = shape(value)
                 if depth > max_depth or longest > max_string:
                     return False
             elif isinstance(value, str) and len(value) > max_string:

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from octeth_tracking import SQLiteStore
-from octeth_tracking.errors import StoreUnavailable
-from octeth_tracking.storage import Event
+from octeth_tracking.storage import Event, StorageUnavailable
 
 
 def write_concurrently(store: SQLiteStore, threads: int, each: int) -> None:
@@ -129,7 +128,7 @@ def test_a_write_lock_held_past_busy_timeout_fails_the_batch_and_the_next_reques
     store = SQLiteStore(tmp_path / "b.db", busy_timeout=0.2)
     holder = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a process that takes no turn (the CLI, say)
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StorageUnavailable):
         store.record([event(1)])
     holder.execute("ROLLBACK")
     assert store.record([event(2)])[0].uuid == event(2).uuid

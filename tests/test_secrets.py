@@ -7,7 +7,6 @@ import logging
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -127,17 +126,14 @@ EXPIRY = [
 
 
 @pytest.mark.parametrize("ttl, later, status", EXPIRY)
-def test_sessions_expire(tmp_path, capsys, monkeypatch, ttl, later, status):
+def test_sessions_expire(tmp_path, capsys, ttl, later, status):
     db = tmp_path / "events.db"
     store = SQLiteStore(db)
     account = make_account(store)
     store.close()
     assert main(["create-session", "--user-id", str(account.user_id), "--ttl", str(ttl), "--db", str(db)]) == 0
     session_id = json.loads(capsys.readouterr().out)["session_id"]
-    # The store's clock moves on by `later` seconds; no sleeping.
-    fake_time = types.SimpleNamespace(time=lambda: time.time() + later, monotonic=time.monotonic, sleep=time.sleep)
-    monkeypatch.setattr("octeth_tracking.storage.sqlite.time", fake_time)
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, clock=lambda: time.time() + later)  # the store's clock moves on; no sleeping
     try:
         response = Client(create_app(store=store)).post(
             "/api/v1/event", json={"SessionID": session_id, "ListID": account.list_id, "Event": "x"})

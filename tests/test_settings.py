@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from octeth_tracking import MemoryRateLimiter, SQLiteStore, create_app
-from octeth_tracking.app import _ARGUMENT_RULES
+from octeth_tracking.settings import ARGUMENT_RULES
 from octeth_tracking.config import app_from_settings, settings_names
 from octeth_tracking.contrib.flask import init_app
 from octeth_tracking.schemas import _limit_rules, schema_limits
@@ -99,7 +99,7 @@ def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch,
     settings = {"OCTETH_TRACKING_DB": str(tmp_path / "ok.db"), f"OCTETH_TRACKING_{name}": value}
     app = build(settings, tmp_path, monkeypatch)
     try:
-        limits = {limit.upper(): rule[keyword] for limit, rule, keyword in _limit_rules(app.event_schema.schema)}
+        limits = {limit.upper(): rule[keyword] for limit, rule, keyword in _limit_rules(app.schemas["event"].schema)}
         found = {"EVENT_RATE_LIMIT": app.rate_limits["event"], "MAX_BODY_SIZE": app.max_body_size,
                  "RATE_LIMIT_WINDOW": app.rate_limit_window, **limits}[name]
         assert found == read and type(found) is type(read)
@@ -108,7 +108,7 @@ def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch,
 
 
 def test_every_setting_has_a_rule():
-    assert sorted(_ARGUMENT_RULES) == sorted(settings_names())
+    assert sorted(ARGUMENT_RULES) == sorted(settings_names())
 
 
 @pytest.mark.parametrize("prefix", ["", "/"])

@@ -38,11 +38,12 @@ UNAUTHENTICATED = {"/health"}
 def test_table_covers_every_route_method_and_credential():
     covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES}
     expected = {
-        (path, method, way)
-        for path, (_, methods) in ROUTES.items() if path not in UNAUTHENTICATED
-        for method in methods for way in CREDENTIALS
+        (route.path, method, way)
+        for route in ROUTES if route.credentials
+        for method in route.methods for way in CREDENTIALS
     }
     assert covered == expected
+    assert {route.path for route in ROUTES if not route.credentials} == UNAUTHENTICATED
 
 
 def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int) -> TestResponse:

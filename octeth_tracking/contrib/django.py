@@ -33,8 +33,10 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
-from ..app import TrackingApp, declared_length, log
-from ..config import PREFIX, app_from_settings
+from ..app import TrackingApp, log
+from ..body import declared_length
+from ..config import app_from_settings
+from ..settings import PREFIX
 from ..errors import InternalError
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from ..app import TrackingApp
-from ..config import PREFIX, app_from_settings
+from ..config import app_from_settings
+from ..settings import DEFAULT_PREFIX, PREFIX
 from ..storage import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def init_app(
         os.makedirs(app.instance_path, exist_ok=True)
         settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
     if url_prefix is None:
-        url_prefix = str(settings.get(PREFIX + "PREFIX", "/api/v1"))
+        url_prefix = str(settings.get(PREFIX + "PREFIX", DEFAULT_PREFIX))
     if not url_prefix.strip("/"):
         raise ValueError(f"url_prefix {url_prefix!r} would hide every page of the site behind the API: give a path")
     tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)

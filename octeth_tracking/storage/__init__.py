@@ -1,11 +1,17 @@
-"""Stores: the interface, the SQLite default, and choosing one from a URL."""
+"""Stores: the interfaces, the SQLite default, and choosing one from a URL."""
 
 from __future__ import annotations
 
-from .base import Event, Receipt, Store, digest, new_secret
+from .base import (
+    AccountStore, Event, EventStore, Receipt, StorageError, StorageUnavailable, Store, StoreAdmin, digest, new_secret,
+    sends_identify,
+)
 from .sqlite import SQLiteStore
 
-__all__ = ["Event", "Receipt", "Store", "SQLiteStore", "digest", "new_secret", "open_store"]
+__all__ = [
+    "AccountStore", "Event", "EventStore", "Receipt", "SQLiteStore", "StorageError", "StorageUnavailable", "Store",
+    "StoreAdmin", "digest", "new_secret", "open_store", "sends_identify",
+]
 
 DEFAULT_DB = "octeth_tracking.db"
 

@@ -1,4 +1,9 @@
-"""The storage interface: what the app needs from a store, and nothing more.
+"""The storage interface, split by who needs it, and the rules every store shares.
+
+- :class:`EventStore`: what the request path needs (events, the registry, visitor links).
+- :class:`AccountStore`: the accounts the default authenticator reads.
+- :class:`StoreAdmin`: what the command line and tests use to make and inspect accounts and events.
+- :class:`Store`: all three; what ``SQLiteStore`` and ``PostgresStore`` are.
 
 Every implementation runs the contract suite in ``tests/test_storage_contract.py``.
 """
@@ -36,22 +41,35 @@ class Receipt:
     duplicate: bool = False
 
 
-class Store(Protocol):
-    """Events, the property registry, identify links, and the accounts of the default authenticator."""
+class StorageError(Exception):
+    """A store could not do what was asked; nothing of it was stored."""
+
+
+class StorageUnavailable(StorageError):
+    """The store could not commit (or read) in time: nothing was stored, and a retry is safe."""
+
+
+def sends_identify(event: Event, linked_email: str | None) -> bool:
+    """Whether ``event`` is, or is followed by, an identify event: the rule of every store.
+
+    ``identify`` always is; any other event is when it carries an email that the visitor
+    (``linked_email``: whom they are linked to in the event's list now) is not linked to.
+    """
+    return event.event == "identify" or (event.email is not None and linked_email != event.email)
+
+
+class EventStore(Protocol):
+    """What the request path needs: events, the property registry, identify links."""
 
     def record(self, events: Sequence[Event]) -> list[Receipt]:
         """Store ``events`` (one receipt each, in order); durable when it returns.
 
         An event whose (list_id, uuid) is stored already is not stored again. An event
-        that identifies its visitor (``identify``, or an email that the visitor is not
-        linked to in that list) creates the subscriber if needed and links the visitor;
-        a non-identify event that does so is followed by an ``identify`` event carrying
-        the same properties. Every (event, property name) pair joins the registry.
+        that identifies its visitor (see :func:`sends_identify`) creates the subscriber
+        if needed and links the visitor; a non-identify event that does so is followed
+        by an ``identify`` event carrying the same properties. Every (event, property
+        name) pair joins the registry. Raises :class:`StorageUnavailable` if it cannot.
         """
-        ...
-
-    def would_identify(self, list_id: int, external_id: str, email: str) -> bool:
-        """Whether an event with this email would link the visitor anew (nothing is written)."""
         ...
 
     def properties(self, list_id: int) -> dict[str, list[str]]:
@@ -62,24 +80,42 @@ class Store(Protocol):
         """The email of the subscriber that the visitor is linked to in that list."""
         ...
 
-    def count_events(self, list_id: int | None = None) -> int:
-        """How many events are stored (in one list, or in all)."""
+    def ping(self) -> bool:
+        """Whether the store answers now (the health endpoint asks); never raises."""
         ...
+
+    def close(self) -> None: ...
+
+
+class AccountStore(Protocol):
+    """The accounts of the default authenticator (:class:`~octeth_tracking.auth.StoreAuthenticator`)."""
 
     def user_for_api_key(self, api_key: str) -> int | None: ...
     def user_for_session(self, session_id: str) -> int | None: ...
     def list_owner(self, list_id: int) -> int | None: ...
+
+
+class StoreAdmin(Protocol):
+    """Making accounts and counting what is stored: for the command line and tests."""
+
+    def count_events(self, list_id: int | None = None) -> int:
+        """How many events are stored (in one list, or in all)."""
+        ...
+
     def count_users(self) -> int: ...
     def create_user(self, name: str) -> int: ...
-    def create_list(self, user_id: int, name: str) -> int: ...
+
+    def create_list(self, user_id: int, name: str) -> int:
+        """A new list of ``user_id``'s; ``LookupError`` if there is no such user (so too below)."""
+        ...
+
     def create_api_key(self, user_id: int) -> str: ...
     def revoke_api_key(self, api_key: str) -> bool: ...
     def create_session(self, user_id: int, ttl: float) -> str: ...
-    def close(self) -> None: ...
 
-    def ping(self) -> bool:
-        """Whether the store answers now (the health endpoint asks); never raises."""
-        ...
+
+class Store(EventStore, AccountStore, StoreAdmin, Protocol):
+    """Everything: a store that keeps events and the default authenticator's accounts."""
 
 
 def new_secret() -> str:

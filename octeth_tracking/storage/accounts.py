@@ -1,0 +1,88 @@
+"""The accounts of the default authenticator, written once for both stores.
+
+Users, lists, API keys and sessions (keys and session ids as SHA-256 digests only). The SQL
+is in ``?`` style; a store with another parameter style sets :attr:`SQLAccounts.placeholder`.
+A store provides three primitives: a one-value read, a write that returns its row count,
+and an insert that returns the new row's id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .base import digest, new_secret
+
+
+class SQLAccounts:
+    """:class:`~octeth_tracking.storage.base.AccountStore` and the account half of ``StoreAdmin``."""
+
+    placeholder = "?"
+    clock: Callable[[], float]  # seconds since the epoch: the store's wall clock
+
+    def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """The first column of the first row, or ``None``."""
+        raise NotImplementedError
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one writing statement in a transaction of its own; the number of rows it changed."""
+        raise NotImplementedError
+
+    def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one INSERT in a transaction of its own; the new row's ``id``."""
+        raise NotImplementedError
+
+    def _timestamp(self, seconds: float) -> Any:
+        """A time as the store's timestamp columns hold it."""
+        return seconds
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _require_user(self, user_id: int) -> None:
+        if self._read_one(self._sql("SELECT id FROM users WHERE id = ?"), (user_id,)) is None:
+            raise LookupError(f"no user with id {user_id}")
+
+    def user_for_api_key(self, api_key: str) -> int | None:
+        return self._read_one(  # type: ignore[no-any-return]
+            self._sql("SELECT user_id FROM api_keys WHERE digest = ? AND revoked_at IS NULL"), (digest(api_key),)
+        )
+
+    def user_for_session(self, session_id: str) -> int | None:
+        return self._read_one(  # type: ignore[no-any-return]
+            self._sql("SELECT user_id FROM sessions WHERE digest = ? AND expires_at > ?"), (digest(session_id), self.clock())
+        )
+
+    def list_owner(self, list_id: int) -> int | None:
+        return self._read_one(self._sql("SELECT user_id FROM lists WHERE id = ?"), (list_id,))  # type: ignore[no-any-return]
+
+    def count_users(self) -> int:
+        return int(self._read_one("SELECT count(*) FROM users", ()))
+
+    def create_user(self, name: str) -> int:
+        return self._insert_id(self._sql("INSERT INTO users (name, created_at) VALUES (?, ?)"),
+                               (name, self._timestamp(self.clock())))
+
+    def create_list(self, user_id: int, name: str) -> int:
+        self._require_user(user_id)
+        return self._insert_id(self._sql("INSERT INTO lists (user_id, name, created_at) VALUES (?, ?, ?)"),
+                               (user_id, name, self._timestamp(self.clock())))
+
+    def create_api_key(self, user_id: int) -> str:
+        self._require_user(user_id)
+        key = new_secret()
+        self._write(self._sql("INSERT INTO api_keys (digest, user_id, created_at) VALUES (?, ?, ?)"),
+                    (digest(key), user_id, self._timestamp(self.clock())))
+        return key
+
+    def revoke_api_key(self, api_key: str) -> bool:
+        return bool(self._write(
+            self._sql("UPDATE api_keys SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL"),
+            (self._timestamp(self.clock()), digest(api_key)),
+        ))
+
+    def create_session(self, user_id: int, ttl: float) -> str:
+        self._require_user(user_id)
+        session_id = new_secret()
+        self._write(self._sql("INSERT INTO sessions (digest, user_id, expires_at) VALUES (?, ?, ?)"),
+                    (digest(session_id), user_id, self.clock() + ttl))
+        return session_id
