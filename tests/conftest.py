@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from octeth_tracking import SQLiteStore, Store, TrackingApp, create_app
+from octeth_tracking import SQLiteStore, Store, create_app
 from services import pg_schema, pytest_terminal_summary  # noqa: F401 (a hook: it prints skipped services)
 
 # Figures for docs/reliability.md (`pytest --reliability-report`).

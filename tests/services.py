@@ -3,6 +3,9 @@
 Point the tests at other servers with ``OCTETH_TRACKING_TEST_PG`` and
 ``OCTETH_TRACKING_TEST_REDIS``. Each test gets its own PostgreSQL schema (dropped after)
 and its own Redis key prefix, so parallel runs on one server never meet.
+
+With ``OCTETH_TRACKING_REQUIRE_SERVICES=1`` (``.ci/run`` sets it) a missing service fails
+its tests instead of skipping them: in CI, half a contract suite must not pass as a whole one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 
 PG_URL = os.environ.get("OCTETH_TRACKING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OCTETH_TRACKING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REQUIRED = os.environ.get("OCTETH_TRACKING_REQUIRE_SERVICES", "") not in ("", "0")
 SKIPPED: dict[str, str] = {}  # service -> why its tests were skipped; printed in the summary
 
 
@@ -27,7 +31,7 @@ def pg_unreachable() -> str | None:
 
         psycopg.connect(PG_URL, connect_timeout=3).close()
     except Exception as error:  # ImportError too: the postgres extra is not installed
-        return (f"PostgreSQL tests SKIPPED: cannot connect to {PG_URL} ({error}). Start a server or point "
+        return (f"cannot connect to {PG_URL} ({error}). Start a server or point "
                 "OCTETH_TRACKING_TEST_PG at one, e.g. postgresql://postgres@127.0.0.1:5432/test")
     return None
 
@@ -39,16 +43,25 @@ def redis_unreachable() -> str | None:
 
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as error:
-        return (f"Redis tests SKIPPED: cannot connect to {REDIS_URL} ({error}). Start a server or point "
+        return (f"cannot connect to {REDIS_URL} ({error}). Start a server or point "
                 "OCTETH_TRACKING_TEST_REDIS at one, e.g. redis://127.0.0.1:6379/0")
     return None
 
 
+def missing(service: str, reason: str) -> None:
+    """A service (or a browser) this test needs is not there: fail under
+    ``OCTETH_TRACKING_REQUIRE_SERVICES``, else skip, loudly."""
+    if REQUIRED:
+        pytest.fail(f"{service} is missing and OCTETH_TRACKING_REQUIRE_SERVICES is set: {reason}", pytrace=False)
+    SKIPPED[service] = f"{service} tests SKIPPED: {reason}"
+    pytest.skip(SKIPPED[service])
+
+
 def need(service: str) -> None:
+    """Skip (or fail, see :func:`missing`) unless ``service`` (``postgresql`` or ``redis``) answers."""
     reason = pg_unreachable() if service == "postgresql" else redis_unreachable()
     if reason:
-        SKIPPED[service] = reason
-        pytest.skip(reason)
+        missing("PostgreSQL" if service == "postgresql" else "Redis", reason)
 
 
 def schema_url(schema: str) -> str:

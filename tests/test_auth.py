@@ -20,23 +20,24 @@ def test_api_key_session_and_bearer_each_authenticate(api, account, store):
 
 
 @pytest.mark.parametrize(
-    "credentials",
+    "body, authorization",
     [
-        pytest.param({}, id="none"),
-        pytest.param({"APIKey": ""}, id="empty-key"),
-        pytest.param({"APIKey": "not-a-key"}, id="unknown-key"),
-        pytest.param({"APIKey": 12345}, id="key-not-string"),
-        pytest.param({"APIKey": ["k"]}, id="key-array"),
-        pytest.param({"SessionID": "not-a-session"}, id="unknown-session"),
-        pytest.param({"SessionID": {"a": 1}}, id="session-not-string"),
-        pytest.param({"headers": {"Authorization": "Bearer nope"}}, id="unknown-bearer"),
-        pytest.param({"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}, id="basic-auth"),
+        pytest.param({}, None, id="none"),
+        pytest.param({"APIKey": ""}, None, id="empty-key"),
+        pytest.param({"APIKey": "not-a-key"}, None, id="unknown-key"),
+        pytest.param({"APIKey": 12345}, None, id="key-not-string"),
+        pytest.param({"APIKey": ["k"]}, None, id="key-array"),
+        pytest.param({"SessionID": "not-a-session"}, None, id="unknown-session"),
+        pytest.param({"SessionID": {"a": 1}}, None, id="session-not-string"),
+        pytest.param({}, "Bearer nope", id="unknown-bearer"),
+        pytest.param({}, "Basic dXNlcjpwYXNz", id="basic-auth"),
     ],
 )
 @pytest.mark.parametrize("endpoint", ["event", "properties"])
-def test_bad_credentials_get_401_before_validation(api, store, account, credentials, endpoint):
-    headers = credentials.pop("headers", {})
-    response = getattr(api, endpoint)({**credentials, "ListID": "invalid"}, headers=headers)
+def test_bad_credentials_get_401_before_validation(api, store, account, body, authorization, endpoint):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = getattr(api, endpoint)({**body, "ListID": "invalid"}, headers=headers)
+    assert response.request.headers.get("Authorization") == authorization  # the case sent what its id says
     assert response.status_code == 401
     assert response.get_json() == FAILURE
     assert store.count_events() == 0

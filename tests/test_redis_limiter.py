@@ -11,7 +11,7 @@ import pytest
 
 from conftest import API, codes, make_account
 from octeth_tracking import create_app
-from services import REDIS_URL, redis_prefix
+from services import REDIS_URL, need, redis_prefix
 
 UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused at once
 
@@ -77,6 +77,7 @@ def test_unreachable_redis_fails_open_and_warns_once(caplog):
 @pytest.fixture
 def no_scripting_url():
     """A Redis user that may PING but not run scripts (as an ACL, or a read-only replica, refuses the count)."""
+    need("redis")
     import redis
 
     admin, name = redis.Redis.from_url(REDIS_URL), f"octeth-test-{uuid.uuid4().hex[:8]}"
