@@ -1,6 +1,6 @@
 """The WSGI application: the route table and the request cycle.
 
-Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in
+Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a module of
 :mod:`~octeth_tracking.endpoints`), request schema, whether it needs credentials, and which
 rate limit it counts against. For every request, :meth:`TrackingApp.dispatch` checks in
 this order: route (404, 405), size (413), body (400), credentials (401), rate limit (429),
@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
-from . import endpoints
-from .endpoints import Answer
+from .endpoints import Answer, events, health
 from .auth import Authenticator, StoreAuthenticator
 from .body import parse_object, read_body
 from .errors import (
@@ -70,11 +69,11 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/event", ("POST",), endpoints.track_event, "event",
+    Route("/event", ("POST",), events.track_event, "event",
           schema="event", rate_limit="event_rate_limit"),
-    Route("/website_events.properties", ("GET", "HEAD", "POST"), endpoints.list_properties, "properties",
+    Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
-    Route("/health", ("GET", "HEAD"), endpoints.health, "health", credentials=False),
+    Route("/health", ("GET", "HEAD"), health.health, "health", credentials=False),
 )
 
 

@@ -1,0 +1,42 @@
+"""The handlers of the route table (:data:`octeth_tracking.app.ROUTES`), one module per subject,
+and the answers they share.
+
+A handler is called once the checks its row asks for have passed (credentials, rate
+limit, schema, list ownership), with the app and the :class:`~octeth_tracking.app.Call`
+they filled in; it returns the answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Union
+
+from werkzeug.wrappers import Response
+
+from ..errors import json_body
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+class JSONAnswer:
+    """A 200 JSON answer to a POST, without the machinery of werkzeug's ``Response`` (the hot path).
+
+    :param body: the JSON object to send.
+    """
+
+    status_code = 200
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = json_body(body)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))])
+        return [self.body]
+
+
+Answer = Union[Response, JSONAnswer]
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    """A JSON answer that also serves GET and HEAD (werkzeug leaves out a HEAD's body)."""
+    return Response(json_body(body), status=status, mimetype="application/json")

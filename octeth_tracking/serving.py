@@ -1,0 +1,129 @@
+"""Serving the API from the command line: granian when it is installed, else werkzeug's
+development server; and the quick start of a first run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .config import create_app
+from .storage import Store, StoreAdmin, open_store
+
+
+def quickstart(store: StoreAdmin, host: str, port: int, prefix: str) -> None:
+    """A first user, key and list, and a curl that uses them, for a store that has no user yet."""
+    if store.count_users():
+        return
+    user_id = store.create_user("admin")
+    api_key = store.create_api_key(user_id)
+    list_id = store.create_list(user_id, "My first list")
+    body = json.dumps({
+        "APIKey": api_key, "ListID": list_id, "ID": "visitor-1", "Event": "pageView",
+        "Properties": {"url": "https://example.com/"},
+    })
+    print(f"Created user {user_id} with API key {api_key} and list {list_id}.")
+    print("Track an event with:")
+    print(f"  curl -s -X POST http://{host}:{port}{prefix}/event -H 'Content-Type: application/json' -d '{body}'",
+          flush=True)
+
+
+def _check_port(host: str, port: int) -> int:
+    """The port the server can listen on (a free one for 0); ``OSError`` if it cannot have it.
+
+    Bound with ``SO_REUSEADDR`` as the servers bind, so a port left in TIME_WAIT passes;
+    one another process listens on does not (granian would only say so in a traceback,
+    after our readiness probe had reached that other process).
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        return int(probe.getsockname()[1])
+
+
+def granian_app() -> Any:
+    """The app a granian worker serves: ``create_app()`` from ``OCTETH_TRACKING_*``, with access lines on stderr."""
+    _configure_logging()
+    return create_app()
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
+
+
+def serve(
+    db: str, host: str, port: int, prefix: str, first_run: bool = False, workers: int = 1, redis: str | None = None
+) -> int:
+    """Serve with granian when it is installed (one process per worker), else werkzeug's development server."""
+    _configure_logging()
+    store = open_store(db)
+    try:
+        free_port = _check_port(host, port)
+    except OSError as error:
+        store.close()
+        raise ConnectionError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    if importlib.util.find_spec("granian") is None:
+        return _serve_werkzeug(store, host, port, prefix, first_run, redis)
+    port = free_port  # granian cannot report a port it picked: the OS picks it first
+    if first_run:
+        quickstart(store, host, port, prefix)
+    store.close()
+    return _serve_granian(db, host, port, prefix, workers, redis)
+
+
+def _serve_granian(db: str, host: str, port: int, prefix: str, workers: int, redis: str | None) -> int:
+    """Run granian's own command line serving ``granian_app`` in ``workers`` processes; wait for it.
+
+    A fresh granian process, not one forked from this one, so that nothing opened here
+    (the store, logging) leaks into its workers. The "Serving" line comes once it accepts
+    connections; SIGINT and SIGTERM are passed on to it.
+    """
+    env = {**os.environ, "OCTETH_TRACKING_DB": db if "://" in db else os.path.abspath(db),
+           "OCTETH_TRACKING_PREFIX": prefix}
+    if redis:
+        env["OCTETH_TRACKING_REDIS"] = redis
+    process = subprocess.Popen([
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
+        "--workers", str(workers), "--backpressure", "128", "--log-level", "warning",
+        "--factory", "octeth_tracking.serving:granian_app",
+    ], env=env)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: process.send_signal(signum))
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        print("octeth-tracking: granian did not start", file=sys.stderr)
+        return 1
+    print(f"Serving the Event Tracking API on http://{host}:{port}{prefix}"
+          f" (granian, {workers} worker{'s' if workers > 1 else ''}; press Ctrl-C to stop)", file=sys.stderr, flush=True)
+    return 0 if process.wait() in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+
+
+def _serve_werkzeug(store: Store, host: str, port: int, prefix: str, first_run: bool, redis: str | None) -> int:
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, create_app(store=store, prefix=prefix, redis=redis), threaded=True)
+    if first_run:
+        quickstart(store, host, server.server_port, prefix)
+    print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
+          " (werkzeug's development server, as granian is not installed: pip install 'octeth-tracking[server]';"
+          " press Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
