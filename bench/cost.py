@@ -5,6 +5,9 @@
 1. The request path without the write: the WSGI app called directly on the benchmark's
    bodies (parse, authenticate, validate, answer), with a store whose ``record`` only
    hands back receipts. This is a measurement of one half, never a stand-in for the store.
+   Beside it, the same path with the revocation generation replaced by a constant (the
+   time-bound cache alone, as before revocations moved it): the difference is what reading
+   the generation (twice a request: the key and the list's owner) costs.
 2. The write: ``SQLiteStore.record`` of N events in one call (one transaction, one
    commit, ``synchronous=FULL``), for several N: CPU time of the process (the kernel's
    share of the fsync included) and wall time, per event. On a store already holding as
@@ -29,6 +32,7 @@ import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -39,13 +43,19 @@ from octeth_tracking import SQLiteStore, TrackingApp  # noqa: E402
 from octeth_tracking.storage import Event, Receipt  # noqa: E402
 
 
-def request_path(workdir: Path, requests: int = 5000, repeat: int = 10) -> float:
-    """Best µs of CPU per request through the app, the store's write left out."""
-    store = SQLiteStore(workdir / "path.db")
+def request_path(workdir: Path, requests: int = 5000, repeat: int = 10, generation: bool = True, **options: Any) -> float:
+    """Best µs of CPU per request through the app, the store's write left out.
+
+    :param generation: read the store's revocation generation (else a constant: the cache's time bound alone).
+    :param options: ``TrackingApp`` arguments (``metrics_token``: with metrics on).
+    """
+    store = SQLiteStore(workdir / f"path-{generation}-{sorted(options)}.db")
     user = store.create_user("bench")
     key, list_id = store.create_api_key(user), store.create_list(user, "bench")
     store.record = lambda events: [Receipt(e.uuid, e.external_id, e.event == "identify") for e in events]  # type: ignore[method-assign]
-    app = TrackingApp(store=store, event_rate_limit=0)
+    if not generation:
+        store.revocation_generation = lambda: 0  # type: ignore[method-assign]
+    app = TrackingApp(store=store, event_rate_limit=0, **options)
     shapes = templates(key, list_id)
     bodies = [(head + f"00000000-0000-4000-8000-{i:012x}" + tail).encode()
               for i, (head, tail) in ((i, shapes[i % len(shapes)]) for i in range(requests))]
@@ -123,6 +133,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="octeth-cost-", dir=BENCH / ".cache" if (BENCH / ".cache").is_dir() else None) as tmp:
         workdir = Path(tmp)
         print(f"request path without the write: {request_path(workdir):.1f} µs of CPU per request")
+        print(f"  the same with a constant revocation generation (time-bound cache alone): "
+              f"{request_path(workdir, generation=False):.1f} µs")
         print(f"the write, synchronous=FULL, on a store of {stored:,} events (per event):")
         for batch in (1, 2, 4, 8, 16, 32, 64, 256):
             cpu, wall = commit_cost(workdir, batch, stored=stored)

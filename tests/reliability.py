@@ -1,9 +1,14 @@
 """The figures of ``docs/reliability.md``, counted by the tests that earn them.
 
-A test calls ``reliability.count(name, n)`` with what it actually tried and observed.
+A test calls ``reliability.count(name, n)`` with what it actually tried and observed, or
+``reliability.measure(name, seconds)`` with a time it measured (the page keeps the worst).
 ``pytest --reliability-report`` writes the page at the end of a run, and only when the
 run passed and every figure was counted (a run with ``-k`` or a failure writes nothing);
 a plain ``pytest`` never touches the file.
+
+How much the tests that earn the figures do is the run's scale (:data:`SCALES`):
+``everyday`` for a plain ``pytest`` (a few minutes in all), ``full`` for the report
+(``--reliability-scale`` chooses another).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import datetime
 import platform
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import hypothesis
@@ -20,7 +26,29 @@ import pytest
 PAGE = Path(__file__).parent.parent / "docs" / "reliability.md"
 
 FIGURES: Counter[str] = Counter()
+TIMES: dict[str, float] = {}  # the worst (longest) time measured for each timed figure, in seconds
 _lock = threading.Lock()  # client threads of the concurrency tests count too
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much the figure-earning tests do."""
+
+    name: str
+    hostile_examples: int  # hypothesis examples over the three hostile-input tests (split 6:3:2)
+    kill_cycles: int  # kill -9 cycles of one server under load
+    pg_restarts: int  # PostgreSQL server restarts under two app processes
+
+
+SCALES = {
+    "everyday": Scale("everyday", hostile_examples=1_100, kill_cycles=5, pg_restarts=1),
+    "full": Scale("full", hostile_examples=100_100, kill_cycles=20, pg_restarts=3),
+}
+SCALE = SCALES["everyday"]  # set by pytest_configure, before any test module is imported
+
+
+def scale() -> Scale:
+    return SCALE
 
 # (figure, what it counts, the test file that counts it), in the page's order.
 ROWS = [
@@ -39,6 +67,13 @@ ROWS = [
     ("crash_in_flight", "events in flight at a kill (no answer), resent after the restart", "test_crash.py"),
     ("crash_in_flight_stored_once", "of those, stored exactly once", "test_crash.py"),
     ("crash_integrity_ok", "`PRAGMA integrity_check` = ok after a kill", "test_crash.py"),
+    ("crash_two_process_cycles", "of the cycles, with 2 server processes on one file (one killed while the other writes, then both)", "test_crash.py"),
+    ("pg_restarts", "PostgreSQL server restarts under load from 2 app processes", "test_pg_restart.py"),
+    ("pg_restart_acknowledged", "events acknowledged (200) by them, retried on 503 or no answer", "test_pg_restart.py"),
+    ("pg_restart_lost", "of those, lost", "test_pg_restart.py"),
+    ("pg_restart_duplicates", "events stored more than once", "test_pg_restart.py"),
+    ("pg_restart_unavailable", "503 answers (code 26, with `Retry-After`) while the server was away, then retried", "test_pg_restart.py"),
+    ("pg_restart_other_5xx", "other 5xx answers", "test_pg_restart.py"),
     ("retry_requests", "concurrent duplicate requests sent (same UUID, 8 threads at once)", "test_concurrency.py"),
     ("retry_uuids", "distinct UUIDs among them", "test_concurrency.py"),
     ("retry_stored", "events stored for them", "test_concurrency.py"),
@@ -49,6 +84,13 @@ ROWS = [
     ("tenant_cases", "tenant cases checked (endpoint x method x credential, another user's list)", "test_tenants.py"),
     ("tenant_writes", "tenant cases that changed the store", "test_tenants.py"),
     ("secret_checks", "secret checks (files at rest, log captures, revocation, expiry)", "test_secrets.py"),
+    ("revocation_sqlite", "time from a revoke's commit to a 401 from either of 2 processes on SQLite, key cache on (worst)", "test_revocation.py"),
+    ("revocation_postgresql", "the same on PostgreSQL (`NOTIFY` to each process's listener)", "test_revocation.py"),
+    ("revocation_accepted_after", "requests sent after a revoke returned that were still accepted", "test_revocation.py"),
+    ("locked_event_sqlite", "time for an event to get 503 while another process holds SQLite's write lock (default `write_timeout`, 5 s)", "test_locked_store.py"),
+    ("locked_health_sqlite", "time for `/health` to answer 503 meanwhile", "test_locked_store.py"),
+    ("locked_event_postgresql", "time for an event to get 503 while another session holds `LOCK TABLE events` on PostgreSQL", "test_locked_store.py"),
+    ("locked_health_postgresql", "time for `/health` to answer 503 meanwhile", "test_locked_store.py"),
     ("rate_limit_cases", "rate-limit cases checked (window edges on an injected clock)", "test_ratelimit.py"),
 ]
 
@@ -60,11 +102,36 @@ def count(name: str, n: int = 1) -> None:
         FIGURES[name] += n
 
 
+def measure(name: str, seconds: float) -> None:
+    """A time measured for a timed figure; the page shows the longest."""
+    assert name in {row[0] for row in ROWS}, name
+    with _lock:
+        TIMES[name] = max(seconds, TIMES.get(name, 0.0))
+        FIGURES[name] += 0
+
+
+def _value(name: str) -> str:
+    if name not in TIMES:
+        return f"{FIGURES[name]:,}"
+    seconds = TIMES[name]
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--reliability-report", action="store_true",
         help=f"write {PAGE.relative_to(PAGE.parent.parent)} from this run's figures (needs a full, passing run)",
     )
+    parser.addoption(
+        "--reliability-scale", choices=sorted(SCALES), default=None,
+        help="how much the figure-earning tests do (default: full with --reliability-report, else everyday)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global SCALE
+    chosen = config.getoption("--reliability-scale") or ("full" if config.getoption("--reliability-report") else "everyday")
+    SCALE = SCALES[chosen]
 
 
 def render() -> str:
@@ -73,12 +140,14 @@ def render() -> str:
         "",
         "Generated by `pytest --reliability-report` from a full, passing test run; do not edit by hand.",
         f"Run: {datetime.date.today().isoformat()}, Python {platform.python_version()},"
-        f" hypothesis {hypothesis.__version__}, {platform.system()}.",
+        f" hypothesis {hypothesis.__version__}, {platform.system()}; scale `{SCALE.name}`"
+        f" (`--reliability-scale {SCALE.name}`: {SCALE.hostile_examples:,} hostile examples, {SCALE.kill_cycles}"
+        f" `kill -9` cycles of one process, {SCALE.pg_restarts} PostgreSQL restart{'s' if SCALE.pg_restarts > 1 else ''}).",
         "",
         "| figure | value | counted by |",
         "|---|---:|---|",
     ]
-    lines += [f"| {label} | {FIGURES[name]:,} | `tests/{source}` |" for name, label, source in ROWS]
+    lines += [f"| {label} | {_value(name)} | `tests/{source}` |" for name, label, source in ROWS]
     lines += [
         "",
         "Every figure is counted by the test while it runs, from what the server answered and what",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,8 +90,8 @@ def test_revoke_from_the_command_line_locks_out_a_running_server_and_its_logs_ho
     account = make_account(store)
     session_id = store.create_session(account.user_id, ttl=60)
     store.close()
-    # No key cache: the revocation must show at once (the cache's own window is tested below).
-    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db), env={"OCTETH_TRACKING_AUTH_CACHE_TTL": "0"})
+    # With the key cache on (its default): the revocation must show at once all the same.
+    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
     body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView"}
     try:
         query = urlencode({"ListID": account.list_id, "APIKey": account.api_key})
@@ -145,14 +146,20 @@ def test_sessions_expire(tmp_path, capsys, ttl, later, status):
     reliability.count("secret_checks")
 
 
-def test_a_revoked_key_works_at_most_auth_cache_ttl_longer(store):
+def test_a_key_revoked_through_the_store_is_refused_at_once_behind_its_back_within_the_ttl(store):
     account = make_account(store)
+    spare = store.create_api_key(account.user_id)
     now = [1000.0]
     authenticator = StoreAuthenticator(store, cache_ttl=5.0, clock=lambda: now[0])
-    assert authenticator.authenticate(account.api_key, None) == account.user_id
+    assert authenticator.authenticate(account.api_key, None) == authenticator.authenticate(spare, None) == account.user_id
     store.revoke_api_key(account.api_key)
+    assert authenticator.authenticate(account.api_key, None) is None  # the generation moved: not trusted
+    assert authenticator.authenticate(spare, None) == account.user_id
+    # A change the store is not told of (a SQL shell) is bounded by the ttl alone.
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE api_keys SET revoked_at = 1 WHERE digest = ?", (digest(spare),))
     now[0] += 4.9
-    assert authenticator.authenticate(account.api_key, None) == account.user_id  # still remembered
+    assert authenticator.authenticate(spare, None) == account.user_id  # still remembered
     now[0] += 0.2
-    assert authenticator.authenticate(account.api_key, None) is None
-    assert StoreAuthenticator(store, cache_ttl=0).authenticate(account.api_key, None) is None
+    assert authenticator.authenticate(spare, None) is None
+    reliability.count("secret_checks", 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 
 import pytest
@@ -169,3 +170,58 @@ class TestAccounts:
     def test_unknown_user_is_refused(self, any_store, create):
         with pytest.raises(LookupError):
             create(any_store)
+
+    def test_revoke_session(self, any_store):
+        user = any_store.create_user("ann")
+        session, other, dead = (any_store.create_session(user, ttl=3600), any_store.create_session(user, ttl=3600),
+                                any_store.create_session(user, ttl=-1))
+        assert any_store.revoke_session(session) is True
+        assert any_store.user_for_session(session) is None
+        assert any_store.user_for_session(other) == user
+        assert any_store.revoke_session(session) is False
+        assert any_store.revoke_session(dead) is False  # expired already: nothing taken away
+        assert any_store.revoke_session("never-issued") is False
+
+
+def reopen(store):
+    """Another store on the same database: what another process (or host) sees."""
+    return type(store)(store.url) if hasattr(store, "url") else type(store)(store.path)
+
+
+def known_generation(store, timeout=10.0):
+    """The generation once it can be known (PostgreSQL: once the listener of this process listens)."""
+    deadline = time.monotonic() + timeout
+    while (generation := store.revocation_generation()) is None:
+        assert time.monotonic() < deadline, "the revocation generation stayed unknown"
+        time.sleep(0.01)
+    return generation
+
+
+def moved_from(store, generation, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while store.revocation_generation() in (generation, None):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+@pytest.mark.parametrize("revoke", [
+    pytest.param(lambda store, key, session: store.revoke_api_key(key), id="api-key"),
+    pytest.param(lambda store, key, session: store.revoke_session(session), id="session"),
+])
+def test_a_revocation_moves_the_generation_that_every_store_on_the_database_reads(any_store, revoke):
+    user = any_store.create_user("ann")
+    key, session = any_store.create_api_key(user), any_store.create_session(user, ttl=3600)
+    elsewhere = reopen(any_store)
+    try:
+        before = known_generation(elsewhere)
+        mine = known_generation(any_store)
+        any_store.create_api_key(user)  # giving access takes nothing away
+        any_store.revoke_api_key("never-issued")  # nor does revoking nothing
+        time.sleep(0.05)
+        assert (elsewhere.revocation_generation(), any_store.revocation_generation()) == (before, mine)
+        assert revoke(any_store, key, session) is True
+        assert moved_from(elsewhere, before) and moved_from(any_store, mine)
+    finally:
+        elsewhere.close()

@@ -31,8 +31,7 @@ def _create_session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttl", type=float, default=DEFAULT_TTL, help=f"seconds it lives (default {DEFAULT_TTL})")
 
 
-def _revoke_api_key(args: argparse.Namespace, store: Store) -> int:
-    revoked = store.revoke_api_key(args.api_key)
+def _revoked(revoked: bool) -> int:
     print_json({"revoked": revoked})
     return 0 if revoked else 1
 
@@ -60,8 +59,11 @@ COMMANDS = [
             lambda args, store: _printed({"api_key": store.create_api_key(args.user_id)})),
     Command("create-session", "create a session id for a user", _create_session_arguments,
             lambda args, store: _printed({"session_id": store.create_session(args.user_id, args.ttl)})),
-    Command("revoke-api-key", "revoke an API key: it gets 401 from then on",
-            lambda p: p.add_argument("api_key", metavar="KEY"), _revoke_api_key),
+    Command("revoke-api-key", "revoke an API key: it gets 401 from then on, in every running server",
+            lambda p: p.add_argument("api_key", metavar="KEY"), lambda args, store: _revoked(store.revoke_api_key(args.api_key))),
+    Command("revoke-session", "end a session: it gets 401 from then on, in every running server",
+            lambda p: p.add_argument("session_id", metavar="SESSION_ID"),
+            lambda args, store: _revoked(store.revoke_session(args.session_id))),
     Command("properties", "print a list's event properties, as the endpoint does",
             lambda p: p.add_argument("--list-id", type=int, required=True), _properties),
 ]

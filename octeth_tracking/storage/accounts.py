@@ -3,7 +3,9 @@
 Users, lists, API keys and sessions (keys and session ids as SHA-256 digests only). The SQL
 is in ``?`` style; a store with another parameter style sets :attr:`SQLAccounts.placeholder`.
 A store provides three primitives: a one-value read, a write that returns its row count,
-and an insert that returns the new row's id.
+and an insert that returns the new row's id; and the revocation pair (see
+:mod:`~octeth_tracking.storage.revocations`): ``_revoke``, a write that takes access away and
+tells every process, and ``revocation_generation``, what they read to know.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ class SQLAccounts:
 
     def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one INSERT in a transaction of its own; the new row's ``id``."""
+        raise NotImplementedError
+
+    def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement that takes access away, like ``_write``; if it changed a row, move
+        the revocation generation (once the change is committed), so that no process trusts
+        what it remembered from before. Every revocation of any credential goes through here."""
+        raise NotImplementedError
+
+    def revocation_generation(self) -> int | None:
+        """The current revocation generation, or ``None`` if it cannot be known now."""
         raise NotImplementedError
 
     def _timestamp(self, seconds: float) -> Any:
@@ -75,10 +87,15 @@ class SQLAccounts:
         return key
 
     def revoke_api_key(self, api_key: str) -> bool:
-        return bool(self._write(
+        return bool(self._revoke(
             self._sql("UPDATE api_keys SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL"),
             (self._timestamp(self.clock()), digest(api_key)),
         ))
+
+    def revoke_session(self, session_id: str) -> bool:
+        """Log a session out: it gets 401 from then on; ``False`` if it was unknown or expired already."""
+        return bool(self._revoke(self._sql("DELETE FROM sessions WHERE digest = ? AND expires_at > ?"),
+                                 (digest(session_id), self.clock())))
 
     def create_session(self, user_id: int, ttl: float) -> str:
         self._require_user(user_id)

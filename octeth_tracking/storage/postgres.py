@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .accounts import SQLAccounts
 from .base import Event, Receipt, StorageUnavailable, sends_identify
+from .postgres_listen import NOTIFY, RevocationListener
 from .postgres_schema import forms, from_db, migrate, to_db
 from .registry import RegistryCache, RegistryPair, registry_pairs
 
@@ -192,6 +193,7 @@ class PostgresStore(SQLAccounts):
             reason = (error.diag.message_primary or str(error)).strip().splitlines()[0]
             raise ConnectionError(f"cannot use PostgreSQL: {reason}") from error
         self.pool.open(wait=False)
+        self.revocations = RevocationListener(url, timeout)
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")  # milliseconds
@@ -282,6 +284,18 @@ class PostgresStore(SQLAccounts):
     def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
         return int(self._one(sql + " RETURNING id", params, idempotent=False))
 
+    def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
+        def revoke(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():
+                changed = conn.execute(sql, params).rowcount
+                if changed:
+                    conn.execute(NOTIFY)  # delivered to every listener when, and only if, this commits
+            return changed
+        return self._run(revoke, idempotent=False)
+
+    def revocation_generation(self) -> int | None:
+        return self.revocations.generation()
+
     def _timestamp(self, seconds: float) -> datetime:
         return datetime.fromtimestamp(seconds, timezone.utc)
 
@@ -303,4 +317,5 @@ class PostgresStore(SQLAccounts):
         return receipts
 
     def close(self) -> None:
+        self.revocations.close()
         self.pool.close()

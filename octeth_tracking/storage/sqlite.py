@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from .accounts import SQLAccounts
 from .base import Event, Receipt
 from .group_commit import Writer
+from .revocations import GenerationFile
 from .sqlite_writes import LINKED_EMAIL, connect
 
 
@@ -115,6 +116,7 @@ class SQLiteStore(SQLAccounts):
         self._inherited: list[sqlite3.Connection] = []  # a parent's, after a fork: kept, never used or closed
         self._writer: Writer | None = None
         self._start_lock = threading.Lock()
+        self.revocations = GenerationFile(self.path)
 
     # -- reads: a pool of connections shared by this process's threads --
 
@@ -149,6 +151,15 @@ class SQLiteStore(SQLAccounts):
     def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:
             return int(conn.execute(sql, params).lastrowid or 0)
+
+    def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
+        changed = self._write(sql, params)  # committed when it returns
+        if changed:
+            self.revocations.bump()
+        return changed
+
+    def revocation_generation(self) -> int | None:
+        return self.revocations.current()
 
     def ping(self) -> bool:
         try:
@@ -203,3 +214,4 @@ class SQLiteStore(SQLAccounts):
         if self._pool_pid == os.getpid():
             while self._pool:
                 self._pool.pop().close()
+        self.revocations.close()
