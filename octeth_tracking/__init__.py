@@ -3,6 +3,7 @@
 from .app import ROUTES, Route, TrackingApp
 from .auth import Authenticator, StoreAuthenticator
 from .config import create_app
+from .logs import JSONFormatter
 from .errors import APIError
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .storage import (
@@ -16,6 +17,7 @@ __all__ = [
     "Authenticator",
     "Event",
     "EventStore",
+    "JSONFormatter",
     "MemoryRateLimiter",
     "ROUTES",
     "RateLimiter",

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
-from .endpoints import Answer, events, health
+from .endpoints import Answer, events, health, metrics
 from .auth import Authenticator, StoreAuthenticator
 from .body import parse_object, read_body
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
 )
+from .metrics import Metrics
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .schemas import BodySchema
 from .settings import checked_arguments
@@ -57,6 +58,8 @@ class Route:
     :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
     :param credentials: whether it needs an API key or session (401 without).
     :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
+    :param enabled_by: the ``TrackingApp`` argument that switches it on; while that is ``None``
+        the path is not served at all (404).
     """
 
     path: str
@@ -66,6 +69,7 @@ class Route:
     schema: str | None = None
     credentials: bool = True
     rate_limit: str | None = None
+    enabled_by: str | None = None
 
 
 ROUTES: tuple[Route, ...] = (
@@ -74,7 +78,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=False),
+    Route("/metrics", ("GET",), metrics.scrape, "metrics", credentials=False, enabled_by="metrics_token"),
 )
+UNMATCHED = "unmatched"  # the route name of a request no row matched (404), in metrics and log lines
 
 
 class TrackingApp:
@@ -100,6 +106,9 @@ class TrackingApp:
     :param max_property_name_length: longest property name; ``None``: schema's (255).
     :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
     :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
+    :param metrics_token: switches ``GET /metrics`` on (Prometheus' text format, see
+        :mod:`~octeth_tracking.metrics`), for requests that send ``Authorization: Bearer <token>``;
+        ``None`` (the default): no such path.
 
     Usage::
 
@@ -123,6 +132,7 @@ class TrackingApp:
         max_property_name_length: int | None = None,
         max_properties_depth: int | None = None,
         max_string_length: int | None = None,
+        metrics_token: str | None = None,
     ) -> None:
         number = checked_arguments(locals())
         self.store = store
@@ -132,7 +142,11 @@ class TrackingApp:
             authenticator = StoreAuthenticator(cast(AccountStore, store), cache_ttl=number["auth_cache_ttl"])
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
-        self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES}
+        self.metrics = Metrics(metrics_token) if metrics_token is not None else None
+        if self.metrics is not None and hasattr(store, "commit_observer"):
+            store.commit_observer = self.metrics  # the store counts its commits (batch sizes, times) into it
+        self.routes: Mapping[str, Route] = {
+            route.path: route for route in ROUTES if route.enabled_by is None or number[route.enabled_by] is not None}
         self.rate_limits = {route.name: number[route.rate_limit] for route in ROUTES if route.rate_limit}
         self.rate_limit_window = number["rate_limit_window"]
         self.max_body_size = number["max_body_size"]
@@ -143,23 +157,33 @@ class TrackingApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         response: Answer
+        codes: list[int] = []  # the error codes answered, if any
         try:
             response = self.dispatch(environ)
         except APIError as error:
-            response = error.get_response()
+            response, codes = error.get_response(), error.codes
         except StorageError as error:  # nothing was stored: a 503, safe to retry
             log.warning("store unavailable in %s: %s", environ.get("PATH_INFO"), error)
-            response = StoreUnavailable().get_response()
+            response, codes = StoreUnavailable().get_response(), [StoreUnavailable.code]
         except Exception:
             log.exception("unexpected error in %s", environ.get("PATH_INFO"))
-            response = InternalError().get_response()
+            response, codes = InternalError().get_response(), [InternalError.code]
+        if self.metrics is not None or access_log.isEnabledFor(logging.INFO):
+            self.finished(environ, response.status_code, codes, time.perf_counter() - started)
+        return response(environ, start_response)
+
+    def finished(self, environ: WSGIEnvironment, status: int, codes: list[int], seconds: float) -> None:
+        """The end of every request, in one place: its access line and its metrics, by route name."""
+        route = self.routes.get(environ.get("PATH_INFO") or "/")
+        name = route.name if route is not None else UNMATCHED
+        if self.metrics is not None:
+            self.metrics.request(name, status, seconds, codes)
         if access_log.isEnabledFor(logging.INFO):
             # The path only: a query string may carry an API key or session id.
-            access_log.info(
-                "%s %s%s %d %.1fms", environ.get("REQUEST_METHOD"), environ.get("SCRIPT_NAME", ""),
-                environ.get("PATH_INFO", ""), response.status_code, (time.perf_counter() - started) * 1000,
-            )
-        return response(environ, start_response)
+            method, path = environ.get("REQUEST_METHOD"), environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            milliseconds = round(seconds * 1000, 1)
+            access_log.info("%s %s %d %.1fms", method, path, status, milliseconds, extra={
+                "method": method, "path": path, "status": status, "duration_ms": milliseconds, "route": name})
 
     def dispatch(self, environ: WSGIEnvironment) -> Answer:
         """The answer to one request: the checks in order, then the route's handler."""

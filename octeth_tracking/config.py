@@ -15,14 +15,24 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .app import TrackingApp
 from .errors import NotFound
-from .settings import DEFAULT_PREFIX, PREFIX, parse_text, setting_name
+from .logs import use_log_format
+from .settings import DEFAULT_PREFIX, PREFIX, checked_arguments, parse_text, setting_name
 from .storage import DEFAULT_DB, open_store
 
 
+# Settings that are not TrackingApp arguments: the store's, given to open_store() with the
+# database it opens, and how create_app() writes the logs (a host site keeps its own logging).
+STORE_SETTINGS = ("write_timeout",)
+SERVING_SETTINGS = ("log_format",)
+
+
 def settings_names() -> list[str]:
-    """The ``TrackingApp`` arguments that a setting can give (the plain values, not objects)."""
+    """Every plain value a setting can give: the ``TrackingApp`` arguments that are not objects,
+    then the store's and the logs' settings."""
     parameters = inspect.signature(TrackingApp).parameters.values()
-    return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
+    arguments = [p.name for p in parameters
+                 if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
+    return arguments + [*STORE_SETTINGS, *SERVING_SETTINGS]
 
 
 def options_from(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,8 +60,9 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     """A :class:`TrackingApp` from ``OCTETH_TRACKING_*`` settings; ``arguments`` win over them.
 
     Beside ``TrackingApp``'s own arguments, three settings choose the objects it is built
-    on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``), ``OCTETH_TRACKING_REDIS``
-    and ``OCTETH_TRACKING_REDIS_PREFIX`` (a Redis rate limiter shared by every process).
+    on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``, with ``OCTETH_TRACKING_WRITE_TIMEOUT``),
+    ``OCTETH_TRACKING_REDIS`` and ``OCTETH_TRACKING_REDIS_PREFIX`` (a Redis rate limiter shared
+    by every process); ``OCTETH_TRACKING_LOG_FORMAT``, when set, is how our loggers write.
     ``create_app`` reads them from the environment, ``contrib.flask`` from ``app.config``,
     ``contrib.django`` from Django's settings.
 
@@ -59,11 +70,16 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     :param arguments: ``TrackingApp`` arguments, objects included (``store``, ``authenticator``, ...).
     """
     options = {**options_from(settings), **{k: v for k, v in arguments.items() if v is not None}}
+    checked = checked_arguments({name: options.pop(name) for name in (*STORE_SETTINGS, *SERVING_SETTINGS) if name in options})
+    if "log_format" in checked:
+        use_log_format(checked["log_format"])
     redis = settings.get(PREFIX + "REDIS")
     if redis and "rate_limiter" not in options:
         options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
     given = options.pop("store", None)
-    store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB))
+    if given is not None and "write_timeout" in checked:
+        raise TypeError("write_timeout is for the store that OCTETH_TRACKING_DB opens: give it to the store you pass")
+    store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB), write_timeout=checked.get("write_timeout"))
     try:
         return TrackingApp(store=store, **options)
     except BaseException:

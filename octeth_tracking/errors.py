@@ -144,3 +144,14 @@ class StoreUnavailable(APIError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+class MetricsUnauthorized(APIError):
+    """``/metrics`` without its token (``Authorization: Bearer <metrics_token>``), or with another."""
+
+    status = 401
+    code = 60
+    message = "Metrics token is missing or wrong."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="metrics"'}

@@ -40,9 +40,17 @@ def _whole(value: Any) -> bool:
     return _number(value) and (isinstance(value, int) or value.is_integer())
 
 
-# What each number TrackingApp takes must be, and whether it is a whole one: a wrong type or
-# range fails when the app is built, naming the argument and its setting, rather than as a
-# 500 on every request.
+LOG_FORMATS = ("text", "json")
+SECRET_SETTINGS = {"metrics_token"}  # never repeated in a message
+
+
+def _token(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and len(value) >= 16 and value.isprintable() and value.strip() == value)
+
+
+# What each value a setting gives must be, and whether it is a whole number: a wrong type or
+# range fails when the app is built (and, from the command line, before a server starts),
+# naming the argument and its setting, rather than as a 500 on every request.
 ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
@@ -51,15 +59,23 @@ ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
     **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0), True) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},
+    "metrics_token": ("text of 16 printable characters or more, or None", _token, False),
+    # Not TrackingApp's: the store's (see config.STORE_SETTINGS) and the logs' (config.SERVING_SETTINGS).
+    "write_timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
+    "log_format": (" or ".join(map(repr, LOG_FORMATS)), lambda v: v in LOG_FORMATS, False),
 }
 
 
 def checked_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The numbers among ``arguments``, checked, a whole one as an ``int``; ``ValueError`` names a wrong one."""
+    """The values among ``arguments`` that have a rule, checked, a whole number as an ``int``;
+    ``ValueError`` names a wrong one."""
     checked = {}
-    for name, (rule, valid, whole) in ARGUMENT_RULES.items():
-        value = arguments[name]
+    for name, value in arguments.items():
+        if name not in ARGUMENT_RULES:
+            continue
+        rule, valid, whole = ARGUMENT_RULES[name]
         if not valid(value):
-            raise ValueError(f"{name} must be {rule}, not {value!r} (the setting {setting_name(name)})")
+            shown = f"a {type(value).__name__} of {len(str(value))} characters" if name in SECRET_SETTINGS else repr(value)
+            raise ValueError(f"{name} must be {rule}, not {shown} (the setting {setting_name(name)})")
         checked[name] = int(value) if whole and value is not None else value
     return checked

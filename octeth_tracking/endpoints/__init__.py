@@ -37,6 +37,6 @@ class JSONAnswer:
 Answer = Union[Response, JSONAnswer]
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer that also serves GET and HEAD (werkzeug leaves out a HEAD's body)."""
-    return Response(json_body(body), status=status, mimetype="application/json")
+    return Response(json_body(body), status=status, headers=headers, mimetype="application/json")

@@ -16,8 +16,12 @@ __all__ = [
 DEFAULT_DB = "octeth_tracking.db"
 
 
-def open_store(url: str | None = None) -> Store:
-    """The store that ``url`` names: ``postgresql://...`` or a SQLite path (``sqlite:///path`` too)."""
+def open_store(url: str | None = None, *, write_timeout: float | None = None) -> Store:
+    """The store that ``url`` names: ``postgresql://...`` or a SQLite path (``sqlite:///path`` too).
+
+    :param write_timeout: seconds a write waits for its turn (a lock, a connection) before it
+        gets a 503; default the store's own (5).
+    """
     url = url or DEFAULT_DB
     if url.startswith(("postgresql://", "postgres://")):
         try:  # imported here: only a PostgreSQL site needs psycopg
@@ -26,5 +30,5 @@ def open_store(url: str | None = None) -> Store:
             raise ImportError(
                 f"{url.split(':')[0]}:// needs psycopg: pip install 'octeth-tracking[postgres]' ({error})"
             ) from error
-        return PostgresStore(url)
-    return SQLiteStore(url)
+        return PostgresStore(url) if write_timeout is None else PostgresStore(url, timeout=write_timeout)
+    return SQLiteStore(url) if write_timeout is None else SQLiteStore(url, busy_timeout=write_timeout)

@@ -41,6 +41,14 @@ class Receipt:
     duplicate: bool = False
 
 
+class CommitObserver(Protocol):
+    """Told of every commit of a store that has a ``commit_observer`` attribute (the app's metrics)."""
+
+    def committed(self, receipts: Sequence[Receipt], seconds: float) -> None:
+        """One commit held these events' receipts (duplicates too) and took ``seconds``."""
+        ...
+
+
 class StorageError(Exception):
     """A store could not do what was asked; nothing of it was stored."""
 

@@ -72,10 +72,11 @@ class WriterTurn:
 class Job:
     """One ``record`` call's events, waiting for (or being) the commit that stores them."""
 
-    __slots__ = ("events", "receipts", "error", "done", "lead", "next")
+    __slots__ = ("events", "receipts", "error", "done", "lead", "next", "queued_at")
 
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
+        self.queued_at = time.monotonic()  # its wait for a commit counts from here
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
         self.lead = False  # this job's thread commits the next batch
@@ -93,13 +94,21 @@ class Writer(EventWrites):
 
     :param store: the store whose file it writes, and whose knobs it follows
         (``busy_timeout``, ``max_batch``, ``max_registered``, ``checkpoint_every``, ``clock``).
+
+    No request waits much longer than ``busy_timeout`` in all: a batch's deadline is its oldest
+    job's arrival plus ``busy_timeout``, whatever it spent waiting for its turn; past it the
+    batch gets a 503 (nothing stored). The turn itself is held only by leaders of other
+    processes, each of which gives up by its own deadline.
     """
+
+    busy_step = 0.05  # seconds SQLite's busy handler waits within one attempt
 
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
         self.clock = store.clock
         self.pid = os.getpid()
-        self.conn = connect(store.path, store.busy_timeout)
+        # SQLite's own busy wait in short steps: the deadline is the oldest job's (commit_with_retries).
+        self.conn = connect(store.path, min(store.busy_timeout, self.busy_step))
         self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the leader checkpoints in its turn
         self.turn = WriterTurn(store.path)
         self.registered = RegistryCache(store.max_registered)
@@ -148,12 +157,17 @@ class Writer(EventWrites):
                         job = pending.popleft()
                         batch.append(job)
                         count += len(job.events)
+                started = time.perf_counter()
                 self.commit_with_retries(batch)
+                seconds = time.perf_counter() - started
                 waiting = batch[1:]  # batch[0] is the leader's own job
                 for job, following in zip(waiting, waiting[1:]):
                     job.next = following
                 if waiting:
                     waiting[0].done.release()
+                observer = self.store.commit_observer
+                if observer is not None:
+                    observer.committed([r for job in batch if job.error is None for r in job.receipts], seconds)
                 self.commits += 1
                 if self.commits % self.store.checkpoint_every == 0:
                     self.checkpoint()
@@ -182,9 +196,10 @@ class Writer(EventWrites):
             pass  # another process's checkpoint is running: the next one catches up
 
     def commit_with_retries(self, jobs: list[Job]) -> None:
-        """Commit ``jobs`` in one transaction, retrying a busy or locked database until ``busy_timeout``."""
+        """Commit ``jobs`` in one transaction, retrying a busy or locked database until the oldest
+        job has waited ``busy_timeout`` (a first attempt is made whatever the time)."""
         conn = self.conn
-        deadline = time.monotonic() + self.store.busy_timeout
+        deadline = jobs[0].queued_at + self.store.busy_timeout  # jobs are taken in the order they queued
         while True:
             try:
                 if not self.write_as_one_statement(jobs):

@@ -37,7 +37,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .accounts import SQLAccounts
-from .base import Event, Receipt, StorageUnavailable, sends_identify
+from .base import CommitObserver, Event, Receipt, StorageUnavailable, sends_identify
 from .postgres_listen import NOTIFY, RevocationListener
 from .postgres_schema import forms, from_db, migrate, to_db
 from .registry import RegistryCache, RegistryPair, registry_pairs
@@ -69,6 +69,8 @@ _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
 # default limits of 255 characters pass it, see _ASCII_FORM_MAX; raised limits can). Not a
 # lost connection: nothing to check or retry. Still a 503 with nothing stored.
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
+# What an event's write takes a lock on (ROW EXCLUSIVE, as INSERT and UPDATE do): health's probe takes the same.
+_WRITTEN_TABLES = ("events", "subscribers", "visitor_links", "event_types", "event_properties")
 
 
 def _write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list[Receipt], set[RegistryPair]]:
@@ -148,8 +150,9 @@ class PostgresStore(SQLAccounts):
     :param min_size: connections the pool keeps open (default 1).
     :param max_size: most connections the pool opens at once (default 10); a request
         beyond that waits for one.
-    :param timeout: seconds a request waits for a connection before it gets a 503
-        (nothing stored, safe to retry) (default 10).
+    :param timeout: seconds a request waits for a connection, and a write for another
+        transaction's lock, before it gets a 503 (nothing stored, safe to retry) (default 5;
+        the ``write_timeout`` setting).
     :param retries: times a transaction aborted by a deadlock is tried again (default
         :attr:`retries`, 5).
     :param max_registered: most registry pairs remembered as stored (to skip re-inserting them).
@@ -163,9 +166,11 @@ class PostgresStore(SQLAccounts):
 
     placeholder = "%s"
     retries = 5
+    health_timeout = 0.5  # seconds ping() waits for a connection, and for the write locks, before it says no
+    commit_observer: CommitObserver | None = None  # told of every commit (the app's metrics set it)
 
     def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0, retries: int | None = None,
+        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0, retries: int | None = None,
         max_registered: int = 100_000, clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
@@ -241,12 +246,25 @@ class PostgresStore(SQLAccounts):
         return self._run(one, idempotent=idempotent, timeout=timeout)
 
     def ping(self) -> bool:
+        """Whether a write could get its turn within ``health_timeout``: a connection from the
+        pool, a writable server, and the locks an event's write takes, then a rollback."""
+        bound = min(self.timeout, self.health_timeout)
+
+        def probe(conn: psycopg.Connection[Any]) -> bool:
+            with conn.transaction(force_rollback=True):
+                # A standby, or a primary demoted by a failover, answers reads only.
+                writable = conn.execute(
+                    "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'").fetchone()
+                if not (writable and writable[0]):
+                    return False
+                conn.execute(f"SET LOCAL lock_timeout = {int(bound * 1000)}")
+                conn.execute(f"LOCK TABLE {', '.join(_WRITTEN_TABLES)} IN ROW EXCLUSIVE MODE")
+            return True
+
         try:
             # Retried once on a dead connection, like any read: after a server restart the
             # pool still holds the old connections, and each probe must not spend one.
-            # And writable: a standby, or a primary demoted by a failover, answers reads only.
-            return bool(self._one("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'",
-                                  timeout=min(self.timeout, 2.0)))
+            return self._run(probe, timeout=bound)
         except StorageUnavailable:
             return False
 
@@ -312,8 +330,11 @@ class PostgresStore(SQLAccounts):
                 _register(conn, new)
             return receipts, new  # committed
 
+        started = time.perf_counter()
         receipts, new = self._run(write)
         self.registered.add(new)
+        if self.commit_observer is not None:
+            self.commit_observer.committed(receipts, time.perf_counter() - started)
         return receipts
 
     def close(self) -> None:

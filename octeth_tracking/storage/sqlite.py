@@ -20,9 +20,10 @@ from typing import Any, Callable, Iterator, Sequence
 from sqlite_utils import Database
 
 from .accounts import SQLAccounts
-from .base import Event, Receipt
+from .base import CommitObserver, Event, Receipt
 from .group_commit import Writer
 from .revocations import GenerationFile
+from .write_probe import WriteProbe
 from .sqlite_writes import LINKED_EMAIL, connect
 
 
@@ -79,8 +80,8 @@ class SQLiteStore(SQLAccounts):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too.
-    :param busy_timeout: seconds a write waits for another process's lock before the
-        request gets a 503 (nothing stored, safe to retry).
+    :param busy_timeout: seconds a write waits for its turn (another process's lock) before
+        the request gets a 503 (nothing stored, safe to retry); the ``write_timeout`` setting.
     :param max_batch: most events in one group commit.
     :param max_registered: most registry pairs the writer remembers as stored (to skip
         re-inserting them); it starts afresh when full.
@@ -90,9 +91,11 @@ class SQLiteStore(SQLAccounts):
 
     checkpoint_every = 100  # commits between checkpoints of the WAL
     writer_class = Writer  # each process's group-commit writer
+    health_timeout = 0.5  # seconds ping() waits for a write's turn before it says the store cannot write
+    commit_observer: CommitObserver | None = None  # told of every commit (the app's metrics set it)
 
     def __init__(
-        self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 30.0, max_batch: int = 2000,
+        self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 5.0, max_batch: int = 2000,
         max_registered: int = 100_000, clock: Callable[[], float] = time.time,
     ) -> None:
         path = str(path)
@@ -117,6 +120,7 @@ class SQLiteStore(SQLAccounts):
         self._writer: Writer | None = None
         self._start_lock = threading.Lock()
         self.revocations = GenerationFile(self.path)
+        self._write_probe = WriteProbe(self.path)
 
     # -- reads: a pool of connections shared by this process's threads --
 
@@ -162,10 +166,12 @@ class SQLiteStore(SQLAccounts):
         return self.revocations.current()
 
     def ping(self) -> bool:
+        """Whether the file answers a read and a write could get its turn within ``health_timeout``."""
         try:
-            return bool(self._read_one("SELECT count(*) FROM sqlite_master", ()))
+            readable = bool(self._read_one("SELECT count(*) FROM sqlite_master", ()))
         except sqlite3.Error:
             return False
+        return readable and self._write_probe.check(self.health_timeout)
 
     def properties(self, list_id: int) -> dict[str, list[str]]:
         with self._reading() as conn:
