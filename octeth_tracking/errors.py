@@ -41,8 +41,12 @@ class APIError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    def items(self) -> list[dict[str, object]]:
+        """The ``Errors`` items of the answer."""
+        return [{"Code": code, "Message": message} for code, message in self.errors]
+
     def get_response(self) -> Response:
-        body = {"Errors": [{"Code": code, "Message": message} for code, message in self.errors]}
+        body = {"Errors": self.items()}
         return Response(
             json_body(body), status=self.status, headers=self.headers(), mimetype="application/json"
         )
@@ -52,9 +56,21 @@ class APIError(Exception):
 
 
 class InvalidParameters(APIError):
-    """The body breaks rules of its JSON Schema (HTTP 422); codes come from the schema."""
+    """The body breaks rules of its JSON Schema (HTTP 422); codes, messages and each item's
+    ``Detail`` (what the rule asked for) come from the schema.
+
+    :param errors: (code, message, detail) triples, each code once.
+    """
 
     status = 422
+
+    def __init__(self, errors: Iterable[tuple[int, str, str]]) -> None:
+        found = list(errors)
+        super().__init__((code, message) for code, message, _ in found)
+        self.details = {code: detail for code, _, detail in found}
+
+    def items(self) -> list[dict[str, object]]:
+        return [{**item, "Detail": self.details[item["Code"]]} for item in super().items()]  # type: ignore[index]
 
 
 class AuthenticationFailed(APIError):

@@ -27,6 +27,7 @@ import fastjsonschema
 from email_validator import EmailNotValidError, validate_email
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
+from .details import details
 from .fast_schema import FastValidator, compile_schema, custom_rules, nodes, shape
 
 # Installed wheels carry the schemas inside the package; a source checkout has them beside it.
@@ -161,10 +162,9 @@ class BodySchema:
         for (name,), keyword, value in custom_rules(self.schema):
             bounds = self._custom.setdefault(name, [math.inf, math.inf])
             bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
-        self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
-
-    def error(self, code: int) -> tuple[int, str]:
-        return code, self.messages[code]
+        code = self.schema["x-octeth-unknown-list-code"]
+        # A valid ListID naming no list of the caller's (none at all, or another user's: the same words).
+        self.unknown_list = (code, self.messages[code], self.schema["x-octeth-unknown-list-detail"])
 
     def fast_valid(self, body: Mapping[str, Any]) -> bool:
         """The fast path: ``True`` only for a body that the reference finds valid too.
@@ -186,12 +186,17 @@ class BodySchema:
                 return False
         return True
 
-    def errors(self, body: Mapping[str, Any]) -> list[tuple[int, str]]:
-        """The (code, message) pairs that ``body`` earns, each once, in code order."""
+    def errors(self, body: Mapping[str, Any]) -> list[tuple[int, str, str]]:
+        """The (code, message, detail) that ``body`` earns, each code once, in code order; a code
+        earned by several rules has their details joined by "; " (see :mod:`~octeth_tracking.details`)."""
         if self.fast_valid(body):
             return []
-        codes = {code for error in self._validator.iter_errors(body) for code in self._codes(error)}
-        return [self.error(code) for code in sorted(codes)]
+        found: dict[int, list[str]] = {}
+        for error in self._validator.iter_errors(body):
+            for code, detail in self._failures(error):
+                if detail not in found.setdefault(code, []):
+                    found[code].append(detail)
+        return [(code, self.messages[code], "; ".join(found[code])) for code in sorted(found)]
 
     def list_id(self, body: Mapping[str, Any], body_valid: bool = False) -> int | None:
         """The body's ListID as a number, if it is a valid one (``body_valid``: the whole body is)."""
@@ -206,23 +211,32 @@ class BodySchema:
             return int(value) if self._list_id_validator.is_valid(value) else None
         return int(value)
 
-    def _codes(self, error: ValidationError) -> set[int]:
+    def _failures(self, error: ValidationError) -> list[tuple[int, str]]:
+        """(code, detail) for each thing ``error`` says is wrong (a ``required`` error: each missing name)."""
         path = list(error.absolute_schema_path)
         node = self.schema
         enclosing = [node]
         for key in path[:-1]:
             node = node[key]
             enclosing.append(node)
-        if error.validator == "required":
-            # A missing name costs the code its own schema names (the error does not say
-            # which name it is about, so take every missing one: the codes form a set).
-            named = [node.get("properties", {}).get(n, {}) for n in error.validator_value if n not in error.instance]
-            codes = [s.get("x-octeth-missing-code", s.get("x-octeth-code")) for s in named]
-            return {int(c) for code in codes for c in (code if isinstance(code, list) else [code])}
+        code = None
         for schema in reversed(enclosing):
             if isinstance(schema, dict) and "x-octeth-code" in schema:
-                return {int(schema["x-octeth-code"])}
-        raise LookupError(f"schema rule {path} has no x-octeth-code")
+                code = int(schema["x-octeth-code"])
+                break
+        found = []
+        for missing, detail in details(self.schema, error, node):
+            if missing:
+                # A missing name costs the code its own schema names (x-octeth-missing-code, a
+                # code or a list of codes, else its x-octeth-code).
+                named = node.get("properties", {}).get(missing, {})
+                codes = named.get("x-octeth-missing-code", named.get("x-octeth-code"))
+                found += [(int(c), detail) for c in (codes if isinstance(codes, list) else [codes])]
+            elif code is not None:
+                found.append((code, detail))
+            else:
+                raise LookupError(f"schema rule {path} has no x-octeth-code")
+        return found
 
 
 def schema_limits(name: str) -> dict[str, int]:

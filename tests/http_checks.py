@@ -98,10 +98,14 @@ def check(site: Site, case: Case) -> None:
         assert answer.body == json_body(expected)
 
 
-def errors(*pairs: tuple[int, str]) -> dict[str, Any]:
-    return {"Errors": [{"Code": code, "Message": message} for code, message in pairs]}
+def errors(*items: tuple[int, str] | tuple[int, str, str]) -> dict[str, Any]:
+    """An error answer: (code, message), or (code, message, detail) for a 422's item."""
+    return {"Errors": [{"Code": item[0], "Message": item[1], **({"Detail": item[2]} if len(item) > 2 else {})}
+                       for item in items]}
 
 
+CONVERSION_NEEDS = '%s is required in Properties when Event is "conversion"'
+LISTID_RULE = "ListID must be a whole number from 1 to 18 digits, or a string of those digits"
 AUTH = errors((99998, "Authentication failure or session expired"))
 NOT_FOUND = errors((22, "Not found."))
 
@@ -148,16 +152,19 @@ CASES = [
                  id="properties-no-credentials"),
     # Validation (422): codes from the schemas, several at once, another user's list.
     pytest.param(Case(Request("POST", "/event", lambda a, b: event(ListID=b.list_id)(a, b)),
-                      422, errors((4, "Invalid ListID parameter"))), id="event-others-list"),
-    pytest.param(Case(Request("POST", "/event", event(Event=None)), 422, errors((5, "Missing event parameter."))),
+                      422, errors((4, "Invalid ListID parameter", "ListID names none of your lists"))), id="event-others-list"),
+    pytest.param(Case(Request("POST", "/event", event(Event=None)), 422, errors((5, "Missing event parameter.", "Event is required"))),
                  id="event-missing-event"),
-    pytest.param(Case(Request("POST", "/event", event(Event="identify")), 422, errors((6, "Missing email parameter."))),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify")), 422, errors((6, "Missing email parameter.", 'Email is required when Event is "identify"'))),
                  id="identify-without-email"),
     pytest.param(Case(Request("POST", "/event", event(Email="not an address")), 422,
-                      errors((7, "Invalid email parameter."))), id="invalid-email"),
+                      errors((7, "Invalid email parameter.",
+                             "Email is not a valid address: An email address must have an @-sign."))), id="invalid-email"),
     pytest.param(Case(Request("POST", "/event", event(Event="conversion", UUID="nope", Properties={})), 422, errors(
-        (8, "Missing conversion-id event property."), (9, "Missing conversion-name event property."),
-        (10, "Missing conversion-value event property."), (11, "Invalid UUID parameter."))), id="several-codes"),
+        (8, "Missing conversion-id event property.", CONVERSION_NEEDS % "conversion-id"),
+        (9, "Missing conversion-name event property.", CONVERSION_NEEDS % "conversion-name"),
+        (10, "Missing conversion-value event property.", CONVERSION_NEEDS % "conversion-value"),
+        (11, "Invalid UUID parameter.", "UUID must be a string of hexadecimal digits grouped 8-4-4-4-12"))), id="several-codes"),
     # Bodies that are not a JSON object.
     pytest.param(Case(Request("POST", "/event", b'{"APIKey": '), 400, errors((20, "Request body is not valid JSON."))),
                  id="bad-json"),
@@ -177,7 +184,7 @@ CASES = [
     pytest.param(Case(Request("POST", "/event", event(Properties={"note": "x" * 200})), 413,
                       errors((24, "Request body is too large.")), options={"max_body_size": 100}),
                  id="body-over-configured-limit"),
-    pytest.param(Case(Request("POST", "/event", event()), 422, errors((12, "Event parameter is too long.")),
+    pytest.param(Case(Request("POST", "/event", event()), 422, errors((12, "Event parameter is too long.", "Event must be at most 3 characters")),
                       options={"max_event_length": 3}), id="configured-event-length"),
     # The properties endpoint.
     pytest.param(Case(Request("POST", "/website_events.properties", own_list), 200, properties({})),
@@ -192,11 +199,11 @@ CASES = [
     pytest.param(Case(Request("HEAD", lambda a, b: f"/website_events.properties?APIKey={a.api_key}&ListID={a.list_id}"),
                       200, properties({})), id="properties-head"),
     pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key}), 422,
-                      errors((1, "Missing ListID parameter"))), id="properties-missing-list"),
+                      errors((1, "Missing ListID parameter", "ListID is required"))), id="properties-missing-list"),
     pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key, "ListID": "x"}),
-                      422, errors((2, "Invalid ListID parameter"))), id="properties-invalid-list"),
+                      422, errors((2, "Invalid ListID parameter", LISTID_RULE))), id="properties-invalid-list"),
     pytest.param(Case(Request("POST", "/website_events.properties", lambda a, b: {"APIKey": a.api_key, "ListID": b.list_id}),
-                      422, errors((3, "List not found"))), id="properties-others-list"),
+                      422, errors((3, "List not found", "ListID names none of your lists"))), id="properties-others-list"),
     pytest.param(Case(Request("POST", "/website_events.properties", own_list), 429, errors((25, "Rate limit exceeded.")),
                       {"Retry-After": re.compile(r"99\d|1000")}, options={"properties_rate_limit": 1, "rate_limit_window": 1000},
                       before=(Request("POST", "/website_events.properties", own_list),)), id="rate-limited"),

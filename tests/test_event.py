@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from conftest import REFERENCE, codes
+from octeth_tracking.schemas import BodySchema
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -103,19 +104,62 @@ def test_invalid_parameters_get_422_with_their_codes_and_store_nothing(api, acco
     assert store.properties(account.list_id) == {}
 
 
-def test_error_messages_are_the_reference_ones(api, account):
+def test_error_messages_are_the_reference_ones_and_each_item_says_what_was_wrong(api, account):
     response = api.event({"APIKey": account.api_key, "ListID": "x", "Event": "conversion", "Email": "bad"})
+    needs_properties = 'Properties is required when Event is "conversion"'
     assert response.get_json() == {"Errors": [
-        {"Code": 4, "Message": "Invalid ListID parameter"},
-        {"Code": 7, "Message": "Invalid email parameter."},
-        {"Code": 8, "Message": "Missing conversion-id event property."},
-        {"Code": 9, "Message": "Missing conversion-name event property."},
-        {"Code": 10, "Message": "Missing conversion-value event property."},
+        {"Code": 4, "Message": "Invalid ListID parameter",
+         "Detail": "ListID must be a whole number from 1 to 18 digits, or a string of those digits"},
+        {"Code": 7, "Message": "Invalid email parameter.", "Detail": "Email is not a valid address: An email address must have an @-sign."},
+        {"Code": 8, "Message": "Missing conversion-id event property.", "Detail": needs_properties},
+        {"Code": 9, "Message": "Missing conversion-name event property.", "Detail": needs_properties},
+        {"Code": 10, "Message": "Missing conversion-value event property.", "Detail": needs_properties},
     ]}
     response = api.event({"APIKey": account.api_key, "ListID": account.list_id})
-    assert response.get_json() == {"Errors": [{"Code": 5, "Message": "Missing event parameter."}]}
+    assert response.get_json() == {"Errors": [{"Code": 5, "Message": "Missing event parameter.", "Detail": "Event is required"}]}
     response = api.event({"APIKey": account.api_key, "ListID": account.list_id, "Event": "identify"})
-    assert response.get_json() == {"Errors": [{"Code": 6, "Message": "Missing email parameter."}]}
+    assert response.get_json() == {"Errors": [
+        {"Code": 6, "Message": "Missing email parameter.", "Detail": 'Email is required when Event is "identify"'}]}
+
+
+# (body changes, code, its Detail): the message stays Octeth's; the detail says which rule failed.
+DETAILS = [
+    pytest.param({"Event": "conversion", "Properties": {**CONVERSION, "conversion-value": "abc"}}, 10,
+                 'conversion-value must be a number, or a string holding a decimal number such as "290.50"',
+                 id="conversion-value-not-a-number"),
+    pytest.param({"Event": "conversion", "Properties": {"conversion-name": "n", "conversion-value": 1}}, 8,
+                 'conversion-id is required in Properties when Event is "conversion"', id="conversion-id-missing"),
+    pytest.param({"Event": 5}, 5, "Event must be a string", id="event-a-number"),
+    pytest.param({"Event": ""}, 5, "Event must not be empty", id="event-empty"),
+    pytest.param({"Event": "e" * 256}, 12, "Event must be at most 255 characters", id="event-too-long"),
+    pytest.param({"Email": 5}, 7, "Email must be a string", id="email-a-number"),
+    pytest.param({"UUID": "nope"}, 11, "UUID must be a string of hexadecimal digits grouped 8-4-4-4-12", id="uuid"),
+    pytest.param({"ID": [1]}, 18, "ID must be a string of at most 255 characters, or an integer of at most 255"
+                 " characters written out", id="id-a-list"),
+    pytest.param({"Properties": [1]}, 13, "Properties must be an object", id="properties-a-list"),
+    pytest.param({"Properties": {"k" * 256: 1}}, 16, "Each name in Properties must be at most 255 characters",
+                 id="property-name-too-long"),
+    pytest.param({"Properties": {"k": "v" * 8193}}, 17, "Every string in Properties must be at most 8192 characters",
+                 id="property-value-too-long"),
+    pytest.param({"Properties": {"k": [[[[[[[[1]]]]]]]]}}, 14, "Properties must be nested at most 8 levels deep",
+                 id="properties-too-deep"),
+    pytest.param({"Properties": {f"k{i}": i for i in range(201)}}, 15, "Properties must hold at most 200 names",
+                 id="too-many-properties"),
+    pytest.param({"ListID": 999}, 4, "ListID names none of your lists", id="unknown-list"),
+]
+
+
+@pytest.mark.parametrize("changes, code, detail", DETAILS)
+def test_every_422_item_has_a_detail_from_the_rule_and_keeps_octeths_code_and_message(api, account, changes, code, detail):
+    response = api.event(valid(account, **changes))
+    (item,) = response.get_json()["Errors"]
+    messages = {**BodySchema("event").messages}
+    assert (response.status_code, item) == (422, {"Code": code, "Message": messages[code], "Detail": detail})
+
+
+def test_a_detail_follows_a_configured_limit(make_api, account):
+    response = make_api(max_event_length=3).event(valid(account, Event="long"))
+    assert response.get_json()["Errors"][0]["Detail"] == "Event must be at most 3 characters"
 
 
 @pytest.mark.parametrize(

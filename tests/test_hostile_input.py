@@ -188,7 +188,7 @@ def check(world: World, endpoint: str, method: str, before: tuple[int, ...],
     reliability.count("hostile_5xx", status >= 500)
     reliability.count("hostile_rejected", 400 <= status < 500)
     well_formed = headers.get("Content-Type") == "application/json" and (
-        method == "HEAD" or (success_shape(endpoint, json.loads(payload)) if status == 200 else errors_shape(json.loads(payload)))
+        method == "HEAD" or (success_shape(endpoint, json.loads(payload)) if status == 200 else errors_shape(json.loads(payload), status))
     )
     reliability.count("hostile_bad_shape", not well_formed)
     after = world.footprint()
@@ -200,12 +200,14 @@ def check(world: World, endpoint: str, method: str, before: tuple[int, ...],
         assert after == before, "a rejected request changed the database"
 
 
-def errors_shape(body: Any) -> bool:
+def errors_shape(body: Any, status: int) -> bool:
+    """``{"Errors": [...]}``, codes ascending, each item a Code and Message (and, in a 422, a Detail)."""
     if not (isinstance(body, dict) and list(body) == ["Errors"] and isinstance(body["Errors"], list) and body["Errors"]):
         return False
     errors = body["Errors"]
-    if not all(isinstance(e, dict) and sorted(e) == ["Code", "Message"] and type(e["Code"]) is int
-               and isinstance(e["Message"], str) and e["Message"] for e in errors):
+    fields = ["Code", "Detail", "Message"] if status == 422 else ["Code", "Message"]
+    if not all(isinstance(e, dict) and sorted(e) == fields and type(e["Code"]) is int
+               and all(isinstance(e[text], str) and e[text] for text in fields[1:]) for e in errors):
         return False
     codes = [e["Code"] for e in errors]
     return codes == sorted(set(codes))

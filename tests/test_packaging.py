@@ -31,4 +31,4 @@ def test_wheel_ships_schemas_and_works_without_the_checkout(tmp_path):
                          check=True, capture_output=True, text=True).stdout
     module, schema_dir, errors = json.loads(out)
     assert module.startswith(str(target)) and schema_dir.startswith(str(target))
-    assert [code for code, _ in errors] == [4, 5]
+    assert [code for code, _, _ in errors] == [4, 5]

@@ -77,9 +77,13 @@ def test_errors(api, account, list_id, expected):
 
 
 def test_error_messages_are_the_reference_ones(api, account):
-    assert api.properties({"APIKey": account.api_key}).get_json() == {"Errors": [{"Code": 1, "Message": "Missing ListID parameter"}]}
-    assert api.properties({"APIKey": account.api_key, "ListID": "x"}).get_json() == {"Errors": [{"Code": 2, "Message": "Invalid ListID parameter"}]}
-    assert api.properties({"APIKey": account.api_key, "ListID": 999}).get_json() == REFERENCE["properties_error_response"]
+    assert api.properties({"APIKey": account.api_key}).get_json() == {"Errors": [{"Code": 1, "Message": "Missing ListID parameter", "Detail": "ListID is required"}]}
+    assert api.properties({"APIKey": account.api_key, "ListID": "x"}).get_json() == {"Errors": [{"Code": 2, "Message": "Invalid ListID parameter", "Detail": (
+        "ListID must be a whole number from 1 to 18 digits, or a string of those digits")}]}
+    # The reference's answer, each item with a Detail beside its Code and Message.
+    answer = api.properties({"APIKey": account.api_key, "ListID": 999}).get_json()
+    assert [{k: v for k, v in item.items() if k != "Detail"} for item in answer["Errors"]] == REFERENCE["properties_error_response"]["Errors"]
+    assert [item["Detail"] for item in answer["Errors"]] == ["ListID names none of your lists"]
 
 
 def test_get_errors_match_post(api, account):

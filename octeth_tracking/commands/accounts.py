@@ -38,8 +38,8 @@ def _revoked(revoked: bool) -> int:
 
 def _properties(args: argparse.Namespace, store: Store) -> int:
     if store.list_owner(args.list_id) is None:
-        code, message = BodySchema("website_events.properties").unknown_list
-        print_json({"Errors": [{"Code": code, "Message": message}]})
+        code, message, detail = BodySchema("website_events.properties").unknown_list
+        print_json({"Errors": [{"Code": code, "Message": message, "Detail": detail}]})
         return 1
     print_json({"ListID": str(args.list_id), "Properties": store.properties(args.list_id)})
     return 0
