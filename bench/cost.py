@@ -7,7 +7,9 @@
    hands back receipts. This is a measurement of one half, never a stand-in for the store.
    Beside it, the same path with the revocation generation replaced by a constant (the
    time-bound cache alone, as before revocations moved it): the difference is what reading
-   the generation (twice a request: the key and the list's owner) costs.
+   the generation (twice a request: the key and the list's owner) costs. And the same path
+   with metrics on (off by default), counted in memory (prometheus_client's multi-process
+   mode, in files, costs more per count).
 2. The write: ``SQLiteStore.record`` of N events in one call (one transaction, one
    commit, ``synchronous=FULL``), for several N: CPU time of the process (the kernel's
    share of the fsync included) and wall time, per event. On a store already holding as
@@ -135,6 +137,8 @@ def main() -> int:
         print(f"request path without the write: {request_path(workdir):.1f} µs of CPU per request")
         print(f"  the same with a constant revocation generation (time-bound cache alone): "
               f"{request_path(workdir, generation=False):.1f} µs")
+        print(f"  the same with metrics on (metrics_token set, counted in this process): "
+              f"{request_path(workdir, metrics_token='bench-token-0123456789'):.1f} µs")
         print(f"the write, synchronous=FULL, on a store of {stored:,} events (per event):")
         for batch in (1, 2, 4, 8, 16, 32, 64, 256):
             cpu, wall = commit_cost(workdir, batch, stored=stored)

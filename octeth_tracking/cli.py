@@ -1,8 +1,11 @@
 """``python -m octeth_tracking`` (and ``octeth-tracking``): serve the API, manage accounts.
 
 With no subcommand: open (or create) ``./octeth_tracking.db``; if it has no user yet,
-create one with an API key and a list and print a ``curl`` that tracks an event; then serve.
-Each ``create-*`` prints one JSON object on stdout and nothing else there.
+create one with an API key and a list and print a ``curl`` that tracks an event (else say
+how to get a key for the user it has); then serve. Each ``create-*`` prints one JSON object
+on stdout and nothing else there. Exit status: 0, 1 (a database or port that cannot be used,
+a command that found nothing to do), 2 (a wrong option or setting: one line naming it,
+before any server starts).
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import metadata
 from typing import Sequence
 
 from .commands import Command, accounts
 from .serving import serve
-from .settings import DEFAULT_PREFIX
+from .settings import DEFAULT_PREFIX, LOG_FORMATS
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
@@ -39,15 +43,29 @@ def _options(defaults: bool) -> tuple[argparse.ArgumentParser, argparse.Argument
     server.add_argument("--redis", metavar="URL", help="count rate limits in this Redis, shared by every "
                         "process (default: OCTETH_TRACKING_REDIS, else in this process's memory)")
     server.add_argument("--workers", type=int, help="granian worker processes (default 1)")
+    server.add_argument("--log-format", choices=LOG_FORMATS, help="text, or one JSON object a line"
+                        " (default: OCTETH_TRACKING_LOG_FORMAT, else text)")
     return db, server
+
+
+DESCRIPTION = "Serve Octeth's Event Tracking API, and manage its users, lists, API keys and sessions."
+
+
+def version() -> str:
+    try:
+        return metadata.version("octeth-tracking")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     db, server = _options(defaults=False)
     parser = argparse.ArgumentParser(
-        prog="octeth-tracking", description=__doc__.split("\n\n")[0], parents=list(_options(defaults=True)),
-        epilog="Without a command: create a first user, key and list if the store has none, then serve.",
+        prog="octeth-tracking", description=DESCRIPTION, parents=list(_options(defaults=True)),
+        epilog="Without a command: create a first user, key and list if the store has none (else say how to get"
+               " a key), then serve. Every setting is an OCTETH_TRACKING_* environment variable (see the README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.add_parser("serve", help=f"serve the API (under {DEFAULT_PREFIX} by default)", parents=[db, server])
     for command in commands().values():
@@ -59,7 +77,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, each missing option from its ``OCTETH_TRACKING_*`` variable, then its default."""
     args = _parser().parse_args(argv)
     fallbacks = {"db": os.environ.get("OCTETH_TRACKING_DB") or DEFAULT_DB, "host": "127.0.0.1", "port": 8000,
-                 "prefix": os.environ.get("OCTETH_TRACKING_PREFIX", DEFAULT_PREFIX), "workers": 1}
+                 "prefix": os.environ.get("OCTETH_TRACKING_PREFIX", DEFAULT_PREFIX), "workers": 1, "log_format": None}
     for name, value in fallbacks.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
@@ -71,10 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in (None, "serve"):
         try:
             return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None,
-                         workers=args.workers, redis=args.redis)
+                         workers=args.workers, redis=args.redis, log_format=args.log_format)
         except ConnectionError as error:  # no database, or no port: one line, not a traceback
             print(f"octeth-tracking: {error}", file=sys.stderr)
             return 1
+        except (ValueError, TypeError, ImportError) as error:  # a setting: one line naming it, no worker started
+            print(f"octeth-tracking: {error}", file=sys.stderr)
+            return 2
     try:
         store = open_store(args.db)
     except ConnectionError as error:

@@ -70,6 +70,7 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     :param arguments: ``TrackingApp`` arguments, objects included (``store``, ``authenticator``, ...).
     """
     options = {**options_from(settings), **{k: v for k, v in arguments.items() if v is not None}}
+    checked_arguments(options)  # every setting, before anything is opened (TrackingApp checks its own again)
     checked = checked_arguments({name: options.pop(name) for name in (*STORE_SETTINGS, *SERVING_SETTINGS) if name in options})
     if "log_format" in checked:
         use_log_format(checked["log_format"])

@@ -5,22 +5,35 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any
+from typing import Any, cast
 
-from .config import create_app
-from .storage import Store, StoreAdmin, open_store
+from .app import TrackingApp
+from .config import app_from_settings, create_app, mount
+from .logs import configure_logging, granian_log_config
+from .settings import PREFIX, parse_text
+from .storage import Store, StoreAdmin
 
 
-def quickstart(store: StoreAdmin, host: str, port: int, prefix: str) -> None:
-    """A first user, key and list, and a curl that uses them, for a store that has no user yet."""
+def quickstart(store: StoreAdmin, host: str, port: int, prefix: str, db: str) -> None:
+    """A first user, key and list, and a curl that uses them, for a store that has no user yet;
+    for a store that has one, how to get a key for it."""
     if store.count_users():
+        user_id = store.first_user_id()
+        command = [sys.executable, "-m", "octeth_tracking", "create-api-key", "--user-id", str(user_id)]
+        if "://" not in db:  # a URL may hold a password: it is not printed
+            command += ["--db", db]
+        users = store.count_users()
+        print(f"The store has {'a user' if users == 1 else f'{users} users'} already."
+              f" Get an API key for user {user_id} with:")
+        print(f"  {shlex.join(command)}{'  --db <the same database URL>' if '://' in db else ''}", flush=True)
         return
     user_id = store.create_user("admin")
     api_key = store.create_api_key(user_id)
@@ -49,50 +62,60 @@ def _check_port(host: str, port: int) -> int:
 
 
 def granian_app() -> Any:
-    """The app a granian worker serves: ``create_app()`` from ``OCTETH_TRACKING_*``, with access lines on stderr."""
-    _configure_logging()
+    """The app a granian worker serves: ``create_app()`` from ``OCTETH_TRACKING_*``, logging to stderr."""
+    configure_logging(os.environ.get(PREFIX + "LOG_FORMAT") or "text")
     return create_app()
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its lines would show query strings
-
-
 def serve(
-    db: str, host: str, port: int, prefix: str, first_run: bool = False, workers: int = 1, redis: str | None = None
+    db: str, host: str, port: int, prefix: str, first_run: bool = False, workers: int = 1, redis: str | None = None,
+    log_format: str | None = None,
 ) -> int:
-    """Serve with granian when it is installed (one process per worker), else werkzeug's development server."""
-    _configure_logging()
-    store = open_store(db)
+    """Serve with granian when it is installed (one process per worker), else werkzeug's development server.
+
+    The whole configuration (the ``OCTETH_TRACKING_*`` environment with these arguments) is
+    checked here, before any worker starts: a wrong setting raises ``ValueError``,
+    ``TypeError`` or ``ImportError`` naming it; a database or port that cannot be used,
+    ``ConnectionError``.
+    """
+    given = {"DB": db, "PREFIX": prefix, "REDIS": redis, "LOG_FORMAT": log_format}
+    settings = {**os.environ, **{PREFIX + name: value for name, value in given.items() if value is not None}}
+    configure_logging(str(parse_text(settings.get(PREFIX + "LOG_FORMAT")) or "text"))
+    app = app_from_settings(settings)  # every setting checked, the store opened: as a worker will
     try:
         free_port = _check_port(host, port)
     except OSError as error:
-        store.close()
+        app.store.close()
         raise ConnectionError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     if importlib.util.find_spec("granian") is None:
-        return _serve_werkzeug(store, host, port, prefix, first_run, redis)
+        return _serve_werkzeug(app, host, port, prefix, first_run, db)
     port = free_port  # granian cannot report a port it picked: the OS picks it first
     if first_run:
-        quickstart(store, host, port, prefix)
-    store.close()
-    return _serve_granian(db, host, port, prefix, workers, redis)
+        quickstart(cast(Store, app.store), host, port, prefix, db)
+    app.store.close()
+    with tempfile.TemporaryDirectory(prefix="octeth-serve-") as scratch:
+        env = {**settings, PREFIX + "DB": db if "://" in db else os.path.abspath(db)}
+        if app.metrics is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The workers count into files here, so that a scrape adds up all of them (and a
+            # respawned worker's predecessor still counts); afresh on every start.
+            env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(scratch, "metrics")
+            os.mkdir(env["PROMETHEUS_MULTIPROC_DIR"])
+        log_config = os.path.join(scratch, "granian-logging.json")
+        with open(log_config, "w", encoding="utf-8") as file:
+            json.dump(granian_log_config(str(parse_text(env.get(PREFIX + "LOG_FORMAT")) or "text")), file)
+        return _serve_granian(env, host, port, prefix, workers, log_config)
 
 
-def _serve_granian(db: str, host: str, port: int, prefix: str, workers: int, redis: str | None) -> int:
+def _serve_granian(env: dict[str, str], host: str, port: int, prefix: str, workers: int, log_config: str) -> int:
     """Run granian's own command line serving ``granian_app`` in ``workers`` processes; wait for it.
 
     A fresh granian process, not one forked from this one, so that nothing opened here
     (the store, logging) leaks into its workers. The "Serving" line comes once it accepts
     connections; SIGINT and SIGTERM are passed on to it.
     """
-    env = {**os.environ, "OCTETH_TRACKING_DB": db if "://" in db else os.path.abspath(db),
-           "OCTETH_TRACKING_PREFIX": prefix}
-    if redis:
-        env["OCTETH_TRACKING_REDIS"] = redis
     process = subprocess.Popen([
         sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-        "--workers", str(workers), "--backpressure", "128", "--log-level", "warning",
+        "--workers", str(workers), "--backpressure", "128", "--log-level", "warning", "--log-config", log_config,
         "--factory", "octeth_tracking.serving:granian_app",
     ], env=env)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,12 +136,12 @@ def _serve_granian(db: str, host: str, port: int, prefix: str, workers: int, red
     return 0 if process.wait() in (0, -signal.SIGTERM, -signal.SIGINT) else 1
 
 
-def _serve_werkzeug(store: Store, host: str, port: int, prefix: str, first_run: bool, redis: str | None) -> int:
+def _serve_werkzeug(app: TrackingApp, host: str, port: int, prefix: str, first_run: bool, db: str) -> int:
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, create_app(store=store, prefix=prefix, redis=redis), threaded=True)
+    server = make_server(host, port, mount(app, prefix), threaded=True)
     if first_run:
-        quickstart(store, host, server.server_port, prefix)
+        quickstart(cast(Store, app.store), host, server.server_port, prefix, db)
     print(f"Serving the Event Tracking API on http://{host}:{server.server_port}{prefix}"
           " (werkzeug's development server, as granian is not installed: pip install 'octeth-tracking[server]';"
           " press Ctrl-C to stop)", file=sys.stderr, flush=True)

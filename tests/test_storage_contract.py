@@ -134,8 +134,9 @@ def test_concurrent_writers_lose_nothing(any_store, list_id):
 
 class TestAccounts:
     def test_users_lists_keys(self, any_store):
-        assert any_store.count_users() == 0
+        assert any_store.count_users() == 0 and any_store.first_user_id() is None
         user = any_store.create_user("ann")
+        assert any_store.first_user_id() == user != any_store.create_user("bob")
         key = any_store.create_api_key(user)
         second_key = any_store.create_api_key(user)
         assert key != second_key and len(key) >= 32
@@ -144,7 +145,7 @@ class TestAccounts:
         list_id = any_store.create_list(user, "l")
         assert any_store.list_owner(list_id) == user
         assert any_store.list_owner(list_id + 1000) is None
-        assert any_store.count_users() == 1
+        assert any_store.count_users() == 2 and any_store.first_user_id() == user
 
     def test_revoke(self, any_store):
         user = any_store.create_user("ann")

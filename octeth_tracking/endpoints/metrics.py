@@ -13,6 +13,9 @@ from . import Answer
 if TYPE_CHECKING:
     from ..app import Call, TrackingApp
 
+# Prometheus' text format as every Prometheus reads it (our names need none of version 1.0.0's escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 
 def scrape(app: TrackingApp, call: Call) -> Answer:
     """``GET /metrics``: the page, for a request bearing ``Authorization: Bearer <metrics_token>``."""
@@ -22,6 +25,4 @@ def scrape(app: TrackingApp, call: Call) -> Answer:
     given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), metrics.token):
         raise MetricsUnauthorized()
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    return Response(metrics.page(app), content_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.page(app), content_type=CONTENT_TYPE)

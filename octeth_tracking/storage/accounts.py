@@ -70,6 +70,9 @@ class SQLAccounts:
     def count_users(self) -> int:
         return int(self._read_one("SELECT count(*) FROM users", ()))
 
+    def first_user_id(self) -> int | None:
+        return self._read_one("SELECT min(id) FROM users", ())  # type: ignore[no-any-return]
+
     def create_user(self, name: str) -> int:
         return self._insert_id(self._sql("INSERT INTO users (name, created_at) VALUES (?, ?)"),
                                (name, self._timestamp(self.clock())))
