@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import subprocess
+import sys
+from importlib import metadata
 
 import pytest
 
@@ -126,3 +130,47 @@ def test_a_new_key_never_starts_with_a_dash_so_commands_accept_it(monkeypatch, c
     assert status == 0 and json.loads(out)["api_key"] == "plain-key"
     status, out = run(capsys, "revoke-api-key", "plain-key", "--db", db)
     assert (status, json.loads(out)) == (0, {"revoked": True})
+
+
+@pytest.mark.parametrize("setting, value, said", [
+    pytest.param("MAX_BODY_SIZE", "-1", "max_body_size must be an integer, 1 or more, not -1", id="body-size"),
+    pytest.param("WRITE_TIMEOUT", "0", "write_timeout must be a number of seconds above 0, not 0", id="write-timeout"),
+    pytest.param("LOG_FORMAT", "xml", "log_format must be 'text' or 'json', not 'xml'", id="log-format"),
+    pytest.param("METRICS_TOKEN", "short", "metrics_token must be text of 16 printable characters or more, or None,"
+                 " not a str of 5 characters", id="metrics-token-not-repeated"),
+])
+@pytest.mark.parametrize("command", [pytest.param(["serve", "--port", "0"], id="serve"), pytest.param(["--port", "0"], id="quick-start")])
+def test_a_wrong_setting_is_one_line_and_status_2_before_any_worker_or_file(tmp_path, setting, value, said, command):
+    done = subprocess.run([sys.executable, "-m", "octeth_tracking", *command, "--db", str(tmp_path / "s.db")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, f"OCTETH_TRACKING_{setting}": value})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"octeth-tracking: {said} (the setting OCTETH_TRACKING_{setting})\n"
+    assert list(tmp_path.iterdir()) == []  # no store made, no user created
+
+
+def test_version_and_plain_text_help(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"octeth-tracking {metadata.version('octeth-tracking')}\n"
+    for argv in (["--help"], ["serve", "--help"], ["revoke-session", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        shown = capsys.readouterr().out
+        assert shown.startswith("usage: octeth-tracking")
+        assert not re.search(r"``|:class:|:mod:|:param", shown), shown  # no reST markup
+
+
+def test_a_second_start_says_how_to_get_a_key_that_works(tmp_path):
+    Server(tmp_path, "--port", "0").stop()  # the first start made the user
+    server = Server(tmp_path, "--port", "0")
+    try:
+        said = [server.process.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert said[0] == "The store has a user already. Get an API key for user 1 with:\n"
+        done = subprocess.run(shlex.split(said[1]), cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        key = json.loads(done.stdout)["api_key"]
+        status, _ = server.post("/event", json.dumps({"APIKey": key, "ListID": 1, "Event": "pageView"}).encode())
+        assert status == 200
+    finally:
+        server.stop()
