@@ -104,3 +104,75 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for reason in SKIPPED.values():
         terminalreporter.write_sep("!", "service missing", red=True, bold=True)
         terminalreporter.write_line(reason, red=True)
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of this test's own (Debian's binaries), on a free port, in a temporary
+    directory: for a test that restarts the server, which the shared one must never be.
+
+    Run as the ``postgres`` user when this process is root (``runuser``). Without the binaries,
+    or if it cannot start, the test is skipped or fails by the :func:`missing` rule.
+    """
+
+    def __init__(self) -> None:
+        import glob
+        import shutil
+        import socket
+        import subprocess
+        import tempfile
+
+        self._subprocess, self._shutil = subprocess, shutil
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            missing("PostgreSQL", "no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+        self.bin = os.path.dirname(found[-1])
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.folder = tempfile.mkdtemp(prefix="octeth-pg-")
+        if self.as_postgres:
+            shutil.chown(self.folder, "postgres")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.data = os.path.join(self.folder, "data")
+        try:
+            self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-instructions")
+            self.start()
+        except (OSError, subprocess.CalledProcessError) as error:
+            self.remove()
+            output = getattr(error, "stderr", b"") or b""
+            missing("PostgreSQL", f"cannot start a throwaway server: {error} {output.decode(errors='replace')[-500:]}")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        self._subprocess.run([*self.as_postgres, os.path.join(self.bin, tool), *args], check=True,
+                             capture_output=True, timeout=120, cwd=self.folder)
+
+    def _options(self) -> str:
+        return f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c max_connections=60"
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.folder, "log"), "-o", self._options(), "-w", "start")
+
+    def restart(self, mode: str) -> None:
+        """``fast``: a clean shutdown; ``immediate``: as a crash, recovered from the WAL at start."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+        self.start()
+
+    def remove(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        except (OSError, self._subprocess.CalledProcessError):
+            pass
+        self._shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as error:
+        missing("PostgreSQL", f"the driver is not installed ({error}): pip install -e '.[test]'")
+    server = ThrowawayPostgres()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -1,11 +1,13 @@
 """A 200 means stored, exactly once: ``kill -9`` the real server mid-stream, restart, count.
 
-Several client threads send events with distinct UUIDs to ``python -m octeth_tracking
-serve``; after a different number of acknowledgements each cycle the server is killed
-with SIGKILL while requests are in flight, and restarted on the same file. Every
-acknowledged event must be there exactly once, and the file must pass
-``PRAGMA integrity_check``. Events in flight at the kill may or may not be stored, but
-never twice, and resending them after the restart (a client's retry) stores each once.
+Several client threads (connections) send events with distinct UUIDs to ``python -m
+octeth_tracking serve``; after a different number of acknowledgements each cycle the server
+is killed with SIGKILL while requests are in flight, and restarted on the same file (as many
+cycles as the run's scale says: 5 everyday, 20 at full scale). Once, two server processes
+share the file: one is killed while both write, the other must go on, then it is killed too.
+Every acknowledged event must be there exactly once, and the file must pass
+``PRAGMA integrity_check``. Events in flight at a kill may or may not be stored, but never
+twice, and resending them after the restart (a client's retry) stores each once.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ from conftest import make_account
 from octeth_tracking import SQLiteStore
 from servers import Server
 
-KILL_AFTER = [1, 9, 33, 80, 140]  # acknowledged events before each cycle's kill
-THREADS = 4
+THREADS = 4  # client connections per server
+
+
+def kill_after(cycles: int) -> list[int]:
+    """Acknowledged events before each cycle's kill: 1, 9, 33, 80, 140, then more of the same spread."""
+    first = [1, 9, 33, 80, 140]
+    return (first + [3 + (47 * n) % 150 for n in range(cycles)])[:cycles]
 
 
 def stored_counts(db: Path) -> dict[str, int]:
@@ -41,72 +48,68 @@ def integrity(db: Path) -> str:
         conn.close()
 
 
-def run_until_killed(server: Server, body: dict, kill_after: int) -> tuple[list[str], list[str], list[object]]:
-    """Send from THREADS threads; SIGKILL the server once ``kill_after`` events got a 200."""
-    acknowledged: list[str] = []
-    in_flight: list[str] = []
-    unexpected: list[object] = []
-    enough = threading.Condition()
-    stop = threading.Event()
+class Load:
+    """``THREADS`` client threads per server, each sending events with distinct UUIDs until its
+    server is gone: what was acknowledged, what was in flight (no answer), what was unexpected."""
 
-    def client() -> None:
-        while not stop.is_set():
+    def __init__(self, servers: list[Server], body: dict) -> None:
+        self.body = body
+        self.acknowledged: list[str] = []
+        self.by_server = [0] * len(servers)
+        self.in_flight: list[str] = []
+        self.unexpected: list[object] = []
+        self.changed = threading.Condition()
+        self.threads = [threading.Thread(target=self.client, args=(i, server))
+                        for i, server in enumerate(servers) for _ in range(THREADS)]
+        for thread in self.threads:
+            thread.start()
+
+    def client(self, index: int, server: Server) -> None:
+        while True:
             event_uuid = str(uuid.uuid4())
-            in_flight.append(event_uuid)
+            self.in_flight.append(event_uuid)
             try:
-                status, answer = server.event({**body, "UUID": event_uuid}, timeout=10)
+                status, answer = server.event({**self.body, "UUID": event_uuid}, timeout=10)
             except (OSError, http.client.HTTPException):
                 return  # the server is gone: this event's fate is unknown to the client
-            if status != 200 or answer.get("uuid") != event_uuid:
-                unexpected.append((status, answer))
-                return
-            with enough:
-                in_flight.remove(event_uuid)
-                acknowledged.append(event_uuid)
-                enough.notify_all()
+            with self.changed:
+                if status != 200 or answer.get("uuid") != event_uuid:
+                    self.unexpected.append((status, answer))
+                    self.changed.notify_all()
+                    return
+                self.in_flight.remove(event_uuid)
+                self.acknowledged.append(event_uuid)
+                self.by_server[index] += 1
+                self.changed.notify_all()
 
-    threads = [threading.Thread(target=client) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    with enough:
-        reached = enough.wait_for(lambda: len(acknowledged) >= kill_after or unexpected, timeout=60)
-    server.kill()
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert reached, "the server did not acknowledge enough events in time"
-    return acknowledged, in_flight, unexpected
+    def wait_for(self, reached, timeout: float = 60) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: reached(self) or bool(self.unexpected), timeout=timeout)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=30)
 
 
-def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path):
-    db = tmp_path / "events.db"
-    store = SQLiteStore(db)
-    account = make_account(store)
-    store.close()
-    body = {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView", "Properties": {"n": 1}}
-    all_acknowledged: list[str] = []
-    unknown: list[str] = []
+def check_cycle(db: Path, load: Load, at_least: int) -> None:
+    """After a cycle's kill(s): the file is sound, every acknowledged event is there once, nothing twice."""
+    assert load.unexpected == []
+    assert integrity(db) == "ok"
+    counts = stored_counts(db)
+    once = sum(counts.get(u) == 1 for u in load.acknowledged)
+    reliability.count("crash_cycles")
+    reliability.count("crash_integrity_ok")
+    reliability.count("crash_acknowledged", len(load.acknowledged))
+    reliability.count("crash_stored_once", once)
+    reliability.count("crash_lost", sum(u not in counts for u in load.acknowledged))
+    reliability.count("crash_duplicates", sum(n > 1 for n in counts.values()))
+    assert once == len(load.acknowledged) >= at_least
+    assert max(counts.values()) == 1
 
-    for kill_after in KILL_AFTER:
-        server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
-        acknowledged, in_flight, unexpected = run_until_killed(server, body, kill_after)
-        assert unexpected == []
-        assert integrity(db) == "ok"
-        counts = stored_counts(db)
-        once = sum(counts.get(u) == 1 for u in acknowledged)
-        reliability.count("crash_cycles")
-        reliability.count("crash_integrity_ok")
-        reliability.count("crash_acknowledged", len(acknowledged))
-        reliability.count("crash_stored_once", once)
-        reliability.count("crash_lost", sum(u not in counts for u in acknowledged))
-        reliability.count("crash_duplicates", sum(n > 1 for n in counts.values()))
-        assert once == len(acknowledged) >= kill_after
-        assert max(counts.values()) == 1
-        all_acknowledged += acknowledged
-        unknown += in_flight
 
-    # Restart once more: everything acknowledged in any cycle is still there, once; and
-    # a client resending the events whose answer it never got stores each exactly once.
+def resend_in_flight(tmp_path: Path, db: Path, body: dict, unknown: list[str], acknowledged: list[str]) -> None:
+    """Restart once more: everything acknowledged in any cycle is still there, once; and a client
+    resending the events whose answer it never got stores each exactly once."""
     server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
     try:
         for event_uuid in unknown:
@@ -117,6 +120,51 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path):
     counts = stored_counts(db)
     reliability.count("crash_in_flight", len(unknown))
     reliability.count("crash_in_flight_stored_once", sum(counts.get(u) == 1 for u in unknown))
-    assert all(counts[u] == 1 for u in all_acknowledged + unknown)
-    assert sum(counts.values()) == len(set(all_acknowledged + unknown))
+    assert all(counts[u] == 1 for u in acknowledged + unknown)
+    assert sum(counts.values()) == len(set(acknowledged + unknown))
     assert integrity(db) == "ok"
+
+
+def account_body(db: Path) -> dict:
+    store = SQLiteStore(db)
+    account = make_account(store)
+    store.close()
+    return {"APIKey": account.api_key, "ListID": account.list_id, "Event": "pageView", "Properties": {"n": 1}}
+
+
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path):
+    db = tmp_path / "events.db"
+    body = account_body(db)
+    all_acknowledged: list[str] = []
+    unknown: list[str] = []
+    for enough in kill_after(reliability.scale().kill_cycles):
+        server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
+        load = Load([server], body)
+        reached = load.wait_for(lambda load: len(load.acknowledged) >= enough)
+        server.kill()
+        load.join()
+        assert reached, "the server did not acknowledge enough events in time"
+        check_cycle(db, load, enough)
+        all_acknowledged += load.acknowledged
+        unknown += load.in_flight
+    resend_in_flight(tmp_path, db, body, unknown, all_acknowledged)
+
+
+def test_kill_9_of_one_of_two_processes_on_one_file_then_of_the_other(tmp_path):
+    # The one killed may hold the writers' turn or SQLite's lock: the other must go on writing.
+    db = tmp_path / "events.db"
+    body = account_body(db)
+    servers = [Server(tmp_path, "serve", "--port", "0", "--db", str(db)) for _ in range(2)]
+    load = Load(servers, body)
+    try:
+        assert load.wait_for(lambda load: min(load.by_server) >= 20), "both did not acknowledge events in time"
+        servers[0].kill()
+        survivor = load.by_server[1]
+        assert load.wait_for(lambda load: load.by_server[1] >= survivor + 40), "the other process stopped writing"
+    finally:
+        for server in servers:
+            server.kill()
+        load.join()
+    check_cycle(db, load, 60)
+    reliability.count("crash_two_process_cycles")
+    resend_in_flight(tmp_path, db, body, load.in_flight, load.acknowledged)
