@@ -54,12 +54,6 @@ class StoreAuthenticator:
         self._users: dict[str, tuple[float, int, Hashable]] = {}
         self._owners: dict[int, tuple[float, int, Hashable]] = {}
 
-    def _cached(self, cache: dict, key: object, generation: int | None) -> Hashable | None:  # type: ignore[type-arg]
-        entry = cache.get(key)
-        if entry is not None and entry[1] == generation and entry[0] > self.clock():
-            return entry[2]  # type: ignore[no-any-return]
-        return None
-
     def _remember(self, cache: dict, key: object, generation: int | None, value: Hashable) -> None:  # type: ignore[type-arg]
         if self.cache_ttl <= 0 or generation is None:
             return
@@ -67,12 +61,14 @@ class StoreAuthenticator:
             cache.clear()
         cache[key] = (self.clock() + self.cache_ttl, generation, value)
 
+    # The two look-ups below check their cache inline: they run on every request.
+
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
         if api_key:
             generation = self.generation()  # before the look-up: a revocation after it moves it
-            user = self._cached(self._users, api_key, generation)
-            if user is not None:
-                return user
+            cached = self._users.get(api_key)
+            if cached is not None and cached[1] == generation and cached[0] > self.clock():
+                return cached[2]
             user = self.store.user_for_api_key(api_key)
             if user is not None:
                 self._remember(self._users, api_key, generation, user)
@@ -81,8 +77,10 @@ class StoreAuthenticator:
 
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
         generation = self.generation()
-        owner = self._cached(self._owners, list_id, generation)
-        if owner is None:
+        cached = self._owners.get(list_id)
+        if cached is not None and cached[1] == generation and cached[0] > self.clock():
+            owner = cached[2]
+        else:
             owner = self.store.list_owner(list_id)
             if owner is not None:
                 self._remember(self._owners, list_id, generation, owner)

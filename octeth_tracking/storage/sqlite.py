@@ -120,6 +120,8 @@ class SQLiteStore(SQLAccounts):
         self._writer: Writer | None = None
         self._start_lock = threading.Lock()
         self.revocations = GenerationFile(self.path)
+        # Read twice a request: the counter's own method, without a call through the store.
+        self.revocation_generation = self.revocations.current  # type: ignore[method-assign]
         self._write_probe = WriteProbe(self.path)
 
     # -- reads: a pool of connections shared by this process's threads --
