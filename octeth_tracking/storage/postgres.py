@@ -25,10 +25,8 @@ The schema, its migrations and the escaping of names PostgreSQL text cannot hold
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid as uuid_module
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -37,29 +35,15 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .accounts import SQLAccounts
-from .base import CommitObserver, Event, Receipt, StorageUnavailable, sends_identify
+from .base import CommitObserver, Event, Receipt, StorageUnavailable
 from .postgres_listen import NOTIFY, RevocationListener
-from .postgres_schema import forms, from_db, migrate, to_db
-from .registry import RegistryCache, RegistryPair, registry_pairs
+from .postgres_schema import forms, from_db, migrate
+from .postgres_writes import LINKED_EMAIL, register, write_events
+from .registry import RegistryCache, RegistryPair
 
 log = logging.getLogger("octeth_tracking")
 T = TypeVar("T")
 
-_LINKED_EMAIL = (
-    "SELECT s.email FROM visitor_links l JOIN subscribers s ON s.id = l.subscriber_id"
-    " WHERE l.list_id = %s AND l.external_id = ANY(%s) ORDER BY l.external_id = %s DESC LIMIT 1"
-)
-_INSERT_EVENT = (
-    "INSERT INTO events (list_id, uuid, external_id, event, email, properties, identify_sent)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (list_id, uuid) DO NOTHING RETURNING id"
-)
-# Returns a row only when the visitor was not linked to this subscriber before.
-_LINK = (
-    "INSERT INTO visitor_links (list_id, external_id, subscriber_id) VALUES (%s, %s, %s)"
-    " ON CONFLICT (list_id, external_id) DO UPDATE"
-    " SET subscriber_id = excluded.subscriber_id, linked_at = excluded.linked_at"
-    " WHERE visitor_links.subscriber_id <> excluded.subscriber_id RETURNING 1"
-)
 # Errors after which the whole transaction is tried again: nothing of it was committed.
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 # The server cannot take the write now (a lock held past lock_timeout, a standby or a
@@ -71,73 +55,6 @@ _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
 # What an event's write takes a lock on (ROW EXCLUSIVE, as INSERT and UPDATE do): health's probe takes the same.
 _WRITTEN_TABLES = ("events", "subscribers", "visitor_links", "event_types", "event_properties")
-
-
-def _write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tuple[list[Receipt], set[RegistryPair]]:
-    """Write events inside the caller's transaction; returns receipts and registry pairs."""
-    receipts = []
-    pairs: set[RegistryPair] = set()
-    for event in events:
-        identify = event.event == "identify"
-        external_id = to_db(event.external_id)
-        properties = json.dumps(event.properties)
-        inserted = conn.execute(_INSERT_EVENT, (
-            event.list_id, event.uuid, external_id, to_db(event.event), event.email, properties, identify,
-        )).fetchone()
-        if inserted is None:
-            # A second statement, so a fresh snapshot: it sees the row whose commit we waited for.
-            original, was_sent = conn.execute(
-                "SELECT external_id, identify_sent FROM events WHERE list_id = %s AND uuid = %s",
-                (event.list_id, event.uuid),
-            ).fetchone()  # type: ignore[misc]
-            receipts.append(Receipt(event.uuid, from_db(original), was_sent, duplicate=True))
-            continue
-        moved = False
-        if event.email:
-            subscriber = conn.execute(
-                "INSERT INTO subscribers (list_id, email) VALUES (%s, %s)"
-                " ON CONFLICT (list_id, email) DO NOTHING RETURNING id",
-                (event.list_id, event.email),
-            ).fetchone() or conn.execute(
-                "SELECT id FROM subscribers WHERE list_id = %s AND email = %s", (event.list_id, event.email)
-            ).fetchone()
-            assert subscriber is not None
-            link_id = external_id
-            for earlier in forms(event.external_id)[1:]:  # a visitor an earlier version linked keeps its row
-                if conn.execute("SELECT 1 FROM visitor_links WHERE list_id = %s AND external_id = %s",
-                                (event.list_id, earlier)).fetchone():
-                    link_id = earlier
-            moved = conn.execute(_LINK, (event.list_id, link_id, subscriber[0])).fetchone() is not None
-        # The link upsert decided it: linked to this email already unless it moved (or was new).
-        sent = sends_identify(event, None if moved else event.email)
-        if sent and not identify:
-            conn.execute("UPDATE events SET identify_sent = true WHERE id = %s", (inserted[0],))
-            conn.execute(_INSERT_EVENT, (
-                event.list_id, str(uuid_module.uuid4()), external_id, "identify", event.email, properties, True,
-            ))
-        pairs |= registry_pairs(event, [event.event, "identify"] if sent and not identify else [event.event])
-        receipts.append(Receipt(event.uuid, event.external_id, sent))
-    return receipts, pairs
-
-
-def _register(conn: psycopg.Connection[Any], pairs: set[RegistryPair]) -> None:
-    """Add (event, property) pairs to the registry, in one statement per table, in key order."""
-    if not pairs:
-        return
-    types = sorted({(list_id, to_db(name)) for list_id, name, prop in pairs if prop is None})
-    props = sorted((list_id, to_db(name), to_db(prop)) for list_id, name, prop in pairs if prop is not None)
-    if types:
-        conn.execute(
-            "INSERT INTO event_types (list_id, event) SELECT * FROM unnest(%s::bigint[], %s::text[])"
-            " ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-            ([t[0] for t in types], [t[1] for t in types]),
-        )
-    if props:
-        conn.execute(
-            "INSERT INTO event_properties (list_id, event, property)"
-            " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
-            ([p[0] for p in props], [p[1] for p in props], [p[2] for p in props]),
-        )
 
 
 class PostgresStore(SQLAccounts):
@@ -284,7 +201,7 @@ class PostgresStore(SQLAccounts):
 
     def subscriber_email(self, list_id: int, external_id: str) -> str | None:
         stored = forms(external_id)
-        return self._one(_LINKED_EMAIL, (list_id, stored, stored[0]))  # type: ignore[no-any-return]
+        return self._one(LINKED_EMAIL, (list_id, stored, stored[0]))  # type: ignore[no-any-return]
 
     def count_events(self, list_id: int | None = None) -> int:
         if list_id is None:
@@ -325,9 +242,9 @@ class PostgresStore(SQLAccounts):
 
         def write(conn: psycopg.Connection[Any]) -> tuple[list[Receipt], set[RegistryPair]]:
             with conn.transaction():
-                receipts, pairs = _write_events(conn, events)
+                receipts, pairs = write_events(conn, events)
                 new = self.registered.unknown(pairs)
-                _register(conn, new)
+                register(conn, new)
             return receipts, new  # committed
 
         started = time.perf_counter()
