@@ -79,6 +79,12 @@ def test_a_setting_given_as_text_is_read_as_the_json_literal_it_holds(build, tmp
     pytest.param("MAX_PROPERTIES", "[2]", "an integer, 0 or more, or None", id="properties-list"),
     pytest.param("MAX_PROPERTIES_DEPTH", "deep", "an integer, 0 or more, or None", id="depth-text"),
     pytest.param("MAX_STRING_LENGTH", 1e400, "an integer, 0 or more, or None", id="string-length-infinite"),
+    pytest.param("WRITE_TIMEOUT", 0, "a number of seconds above 0", id="write-timeout-zero"),
+    pytest.param("WRITE_TIMEOUT", "soon", "a number of seconds above 0", id="write-timeout-text"),
+    pytest.param("LOG_FORMAT", "xml", "'text' or 'json'", id="log-format-unknown"),
+    pytest.param("METRICS_TOKEN", "short", "text of 16 printable characters or more, or None", id="metrics-token-short"),
+    pytest.param("METRICS_TOKEN", 12345678901234567890, "text of 16 printable characters or more, or None",
+                 id="metrics-token-a-number"),
 ])
 def test_a_bad_value_fails_when_the_app_is_built_naming_its_setting(build, tmp_path, monkeypatch, name, value, rule):
     settings = {"OCTETH_TRACKING_DB": str(tmp_path / "bad.db"), f"OCTETH_TRACKING_{name}": value}
@@ -103,6 +109,16 @@ def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch,
         found = {"EVENT_RATE_LIMIT": app.rate_limits["event"], "MAX_BODY_SIZE": app.max_body_size,
                  "RATE_LIMIT_WINDOW": app.rate_limit_window, **limits}[name]
         assert found == read and type(found) is type(read)
+    finally:
+        app.store.close()
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_the_write_timeout_setting_is_the_stores(build, tmp_path, monkeypatch):
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "w.db"), "OCTETH_TRACKING_WRITE_TIMEOUT": "2.5"}
+    app = build(settings, tmp_path, monkeypatch)
+    try:
+        assert app.store.busy_timeout == 2.5
     finally:
         app.store.close()
 
