@@ -99,7 +99,8 @@ class TrackingApp:
     :param properties_rate_limit: the same for ``website_events.properties``.
     :param rate_limit_window: the window, in seconds.
     :param auth_cache_ttl: seconds the default authenticator remembers a found API key and a
-        list's owner (so a revoked key works that long at most); 0 switches it off.
+        list's owner at most (a revocation through the store ends it at once, in every process;
+        this bounds one made behind the store's back); 0 switches it off.
     :param max_body_size: bytes; a larger body gets 413 and is not read.
     :param max_event_length: longest event name; ``None`` keeps the schema's (255).
     :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).

@@ -89,7 +89,8 @@ class EventStore(Protocol):
         ...
 
     def ping(self) -> bool:
-        """Whether the store answers now (the health endpoint asks); never raises."""
+        """Whether the store could take a write now, within a short bound (the health endpoint
+        asks, and the metrics' ``store_up``); never raises."""
         ...
 
     def close(self) -> None: ...
