@@ -1,12 +1,13 @@
 """The WSGI application: the route table and the request cycle.
 
 Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a module of
-:mod:`~octeth_tracking.endpoints`), request schema, whether it needs credentials, and which
-rate limit it counts against. For every request, :meth:`TrackingApp.dispatch` checks in
-this order: route (404, 405), size (413), body (400), credentials (401), rate limit (429),
-parameters (422), then calls the row's handler. Any :class:`APIError` raised on the way
-(and any storage error, as a 503) becomes the JSON answer in ``__call__``, the one place
-that does so.
+:mod:`~octeth_tracking.endpoints`), request schema, which kinds of credential it accepts
+(:mod:`~octeth_tracking.credentials`), and which rate limit it counts against. For every
+request, :meth:`TrackingApp.dispatch` checks in this order: route (404, 405), size (413),
+body (400), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
+handler; an ``OPTIONS`` on a row that lists it is a CORS preflight (:mod:`~octeth_tracking.cors`).
+Any :class:`APIError` raised on the way (and any storage error, as a 503) becomes the JSON
+answer in ``__call__``, the one place that does so, and the one that adds the CORS headers.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
-from .endpoints import Answer, events, health
-from .auth import Authenticator, StoreAuthenticator
+from . import cors
+from .endpoints import Answer, events, health, script
+from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .body import parse_object, read_body
+from .credentials import SECRET, TRACKER, Credential
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
@@ -27,7 +30,7 @@ from .errors import (
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .schemas import BodySchema
 from .settings import checked_arguments
-from .storage import AccountStore, EventStore, StorageError
+from .storage import AccountStore, EventStore, StorageError, TrackerKey
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -41,9 +44,13 @@ class Call:
     """One request on its way to its handler: what the checks before it found."""
 
     environ: WSGIEnvironment
+    route: Route | None = None  # once the path is found
     params: dict[str, Any] = field(default_factory=dict)  # top-level names lower-cased, nulls dropped
-    user: Hashable | None = None  # set once the credentials are checked
-    list_id: int | None = None  # the body's ListID once the schema passed and the list is the user's
+    credential: Credential | None = None  # the kind the request presented, once it is being checked
+    user: Hashable | None = None  # the user, once a secret credential is checked
+    tracker: TrackerKey | None = None  # the tracker key, once one is checked
+    cors_origin: str | None = None  # the origin that may read the answer (tracker keys only)
+    list_id: int | None = None  # the body's ListID once the schema passed and the caller may use the list
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,11 @@ class Route:
     :param handler: ``handler(app, call)``: the answer.
     :param name: in rate-limit keys and log lines.
     :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
-    :param credentials: whether it needs an API key or session (401 without).
+    :param credentials: the kinds of credential it accepts, in the order they are looked for
+        (401 without any); none: open to all.
     :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
+
+    ``OPTIONS`` among the methods makes it answer CORS preflights, for tracker keys.
     """
 
     path: str
@@ -64,16 +74,17 @@ class Route:
     handler: Callable[[TrackingApp, Call], Answer]
     name: str
     schema: str | None = None
-    credentials: bool = True
+    credentials: tuple[Credential, ...] = (SECRET,)
     rate_limit: str | None = None
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/event", ("POST",), events.track_event, "event",
-          schema="event", rate_limit="event_rate_limit"),
+    Route("/event", ("OPTIONS", "POST"), events.track_event, "event",
+          schema="event", credentials=(SECRET, TRACKER), rate_limit="event_rate_limit"),
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
-    Route("/health", ("GET", "HEAD"), health.health, "health", credentials=False),
+    Route("/health", ("GET", "HEAD"), health.health, "health", credentials=()),
+    Route("/tracker.js", ("GET", "HEAD"), script.tracker_js, "tracker.js", credentials=()),
 )
 
 
@@ -81,19 +92,22 @@ class TrackingApp:
     """Octeth's Event Tracking API as a WSGI application, free of any mount prefix.
 
     It answers the paths of :data:`ROUTES` (``POST /event``, ``GET|POST
-    /website_events.properties``, ``GET /health``) relative to wherever it is mounted
-    (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
+    /website_events.properties``, ``GET /health``, ``GET /tracker.js``) relative to wherever it
+    is mounted (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
 
     :param store: where events, the property registry and visitor links live (an
         :class:`~octeth_tracking.storage.EventStore`), and by default the accounts too.
-    :param authenticator: checks credentials and list ownership; default: the store's accounts
-        (the store must then be an :class:`~octeth_tracking.storage.AccountStore` as well).
+    :param authenticator: checks credentials and list ownership, and tracker keys if it has
+        ``tracker_key`` (:class:`~octeth_tracking.auth.TrackerKeyLookup`); default: the store's
+        accounts (the store must then be an :class:`~octeth_tracking.storage.AccountStore` as well).
     :param rate_limiter: counts requests per user and endpoint; default: in process memory.
     :param event_rate_limit: requests per window per user to ``/event``; 0 switches it off.
     :param properties_rate_limit: the same for ``website_events.properties``.
+    :param tracker_rate_limit: requests per window per tracker key to ``/event``; 0: off.
+    :param tracker_visitor_rate_limit: requests per window per tracker key and visitor ``ID``; 0: off.
     :param rate_limit_window: the window, in seconds.
-    :param auth_cache_ttl: seconds the default authenticator remembers a found API key and a
-        list's owner (so a revoked key works that long at most); 0 switches it off.
+    :param auth_cache_ttl: seconds the default authenticator remembers a found API key, tracker
+        key and list's owner (so a revoked key works that long at most); 0 switches it off.
     :param max_body_size: bytes; a larger body gets 413 and is not read.
     :param max_event_length: longest event name; ``None`` keeps the schema's (255).
     :param max_properties: most top-level names in ``Properties``; ``None``: schema's (200).
@@ -115,6 +129,8 @@ class TrackingApp:
         rate_limiter: RateLimiter | None = None,
         event_rate_limit: int = 5000,
         properties_rate_limit: int = 100,
+        tracker_rate_limit: int = 5000,
+        tracker_visitor_rate_limit: int = 120,
         rate_limit_window: float = 60.0,
         auth_cache_ttl: float = 5.0,
         max_body_size: int = 64 * 1024,
@@ -131,9 +147,12 @@ class TrackingApp:
                 raise TypeError(f"{type(store).__name__} keeps no accounts: pass an authenticator")
             authenticator = StoreAuthenticator(cast(AccountStore, store), cache_ttl=number["auth_cache_ttl"])
         self.authenticator = authenticator
+        self.tracker_keys = authenticator if isinstance(authenticator, TrackerKeyLookup) else None
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
         self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES}
         self.rate_limits = {route.name: number[route.rate_limit] for route in ROUTES if route.rate_limit}
+        self.tracker_rate_limit = number["tracker_rate_limit"]
+        self.tracker_visitor_rate_limit = number["tracker_visitor_rate_limit"]
         self.rate_limit_window = number["rate_limit_window"]
         self.max_body_size = number["max_body_size"]
         limits = {name: number[name] for name in (
@@ -142,9 +161,10 @@ class TrackingApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        call = Call(environ)
         response: Answer
         try:
-            response = self.dispatch(environ)
+            response = self.dispatch(call)
         except APIError as error:
             response = error.get_response()
         except StorageError as error:  # nothing was stored: a 503, safe to retry
@@ -159,24 +179,29 @@ class TrackingApp:
                 "%s %s%s %d %.1fms", environ.get("REQUEST_METHOD"), environ.get("SCRIPT_NAME", ""),
                 environ.get("PATH_INFO", ""), response.status_code, (time.perf_counter() - started) * 1000,
             )
+        origin = cors.readable_origin(self, call)
+        if origin is not None:
+            start_response = _adding_headers(start_response, cors.headers(origin))
         return response(environ, start_response)
 
-    def dispatch(self, environ: WSGIEnvironment) -> Answer:
+    def dispatch(self, call: Call) -> Answer:
         """The answer to one request: the checks in order, then the route's handler."""
-        route = self.routes.get(environ.get("PATH_INFO") or "/")
+        environ = call.environ
+        route = call.route = self.routes.get(environ.get("PATH_INFO") or "/")
         if route is None:
             raise NotFound()
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in route.methods:
             raise MethodNotAllowed(route.methods)
-        call = Call(environ)
+        if method == "OPTIONS":
+            return cors.preflight(self, call)
         if route.credentials or route.schema:
             call.params = self.parameters(environ, method)
         if route.credentials:
-            call.user = self.authenticate(environ, call.params)
-            self.limit_rate(route, call.user)
+            self.authenticate(route, call)
+            self.limit_rate(route, call)
         if route.schema:
-            call.list_id = self.validate(self.schemas[route.schema], call.user, call.params)
+            call.list_id = self.validate(self.schemas[route.schema], call)
         return route.handler(self, call)
 
     def parameters(self, environ: WSGIEnvironment, method: str) -> dict[str, Any]:
@@ -191,33 +216,35 @@ class TrackingApp:
             body = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         return {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
 
-    def authenticate(self, environ: WSGIEnvironment, params: dict[str, Any]) -> Hashable:
-        api_key, session_id = params.get("apikey"), params.get("sessionid")
-        authorization = environ.get("HTTP_AUTHORIZATION", "")
-        if not api_key and authorization[:7].lower() == "bearer ":
-            api_key = authorization[7:].strip()
-        if not isinstance(api_key, str) or not api_key:
-            api_key = None
-        if not isinstance(session_id, str) or not session_id:
-            session_id = None
-        user = self.authenticator.authenticate(api_key, session_id) if api_key or session_id else None
-        if user is None:
+    def authenticate(self, route: Route, call: Call) -> None:
+        """The caller, by the first kind of credential of the route's that the request presents."""
+        call.credential = next((kind for kind in route.credentials if kind.presented(call)), None)
+        if call.credential is None:
             raise AuthenticationFailed()
-        return user
+        call.credential.authenticate(self, call)
 
-    def limit_rate(self, route: Route, user: Hashable) -> None:
-        limit = self.rate_limits.get(route.name, 0)
-        if limit > 0:
-            retry_after = self.rate_limiter.hit(f"{user}:{route.name}", limit, self.rate_limit_window)
-            if retry_after is not None:
-                raise RateLimited(retry_after)
+    def limit_rate(self, route: Route, call: Call) -> None:
+        assert call.credential is not None
+        for key, limit in call.credential.rate_limits(self, route, call):
+            if limit > 0:
+                retry_after = self.rate_limiter.hit(key, limit, self.rate_limit_window)
+                if retry_after is not None:
+                    raise RateLimited(retry_after)
 
-    def validate(self, schema: BodySchema, user: Hashable | None, params: dict[str, Any]) -> int | None:
-        """The list id, once the parameters pass their schema and name a list of the user's."""
+    def validate(self, schema: BodySchema, call: Call) -> int | None:
+        """The list id, once the parameters pass their schema and name a list the caller may use."""
+        params = call.params
         errors = schema.errors(params)
         list_id = schema.list_id(params, body_valid=not errors)
-        if list_id is not None and not self.authenticator.can_use_list(user, list_id):
+        if list_id is not None and (call.credential is None or not call.credential.may_use_list(self, call, list_id)):
             errors.append(schema.unknown_list)  # as if it did not exist: existence must not leak
         if errors:
             raise InvalidParameters(errors)
         return list_id
+
+
+def _adding_headers(start_response: StartResponse, extra: list[tuple[str, str]]) -> StartResponse:
+    """``start_response`` that also sends ``extra`` headers with whatever answer is started."""
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, headers + extra, exc_info)
+    return cast("StartResponse", start)

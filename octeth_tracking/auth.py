@@ -1,15 +1,21 @@
 """Who is calling, and which lists they may use.
 
 The app asks an :class:`Authenticator`; a host site passes its own to use its own
-accounts (see ``examples/``). The default asks the store.
+accounts (see ``examples/``). The default asks the store. An authenticator that also has
+:meth:`TrackerKeyLookup.tracker_key` accepts tracker keys (public per-list keys for browsers):
+one object answers for every credential, so one cache (and whatever ends its entries early)
+covers them all.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable, Hashable, Protocol
+from typing import Callable, Hashable, Protocol, TypeVar, runtime_checkable
 
-from .storage import AccountStore
+from .storage import AccountStore, TrackerKey
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Authenticator(Protocol):
@@ -24,12 +30,22 @@ class Authenticator(Protocol):
         ...
 
 
-class StoreAuthenticator:
-    """The default: users, API keys (SHA-256 digests only), sessions with an expiry, lists, all in the store.
+@runtime_checkable
+class TrackerKeyLookup(Protocol):
+    """The optional third method of an :class:`Authenticator`: without it, tracker keys get 401."""
 
-    A valid API key and a list's owner are remembered for ``cache_ttl`` seconds in each
-    process (a revoked key keeps working that long at most); a failed look-up and a
-    session are never cached.
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        """The live tracker key that ``key`` is (its list, origins, server-side use), or ``None``."""
+        ...
+
+
+class StoreAuthenticator:
+    """The default: users, API keys and tracker keys (SHA-256 digests only), sessions with an
+    expiry, lists, all in the store.
+
+    A valid API key, a valid tracker key and a list's owner are remembered for ``cache_ttl``
+    seconds in each process (a revoked key keeps working that long at most), all through
+    :meth:`_cached`; a failed look-up and a session are never cached.
 
     :param store: the store that holds the accounts (usually the event store itself).
     :param cache_ttl: seconds a found key or list owner is remembered; 0 switches it off.
@@ -47,30 +63,33 @@ class StoreAuthenticator:
         self.clock = clock
         self._users: dict[str, tuple[float, Hashable]] = {}
         self._owners: dict[int, tuple[float, Hashable]] = {}
+        self._trackers: dict[str, tuple[float, TrackerKey]] = {}
 
-    def _remember(self, cache: dict, key: object, value: Hashable) -> None:  # type: ignore[type-arg]
+    def _remember(self, cache: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
         if len(cache) >= self.cache_size:
             cache.clear()
         cache[key] = (self.clock() + self.cache_ttl, value)
 
+    def _cached(self, cache: dict[K, tuple[float, V]], key: K, look_up: Callable[[K], V | None]) -> V | None:
+        """``look_up(key)``, remembered in ``cache`` for ``cache_ttl`` seconds when it finds something."""
+        cached = cache.get(key)
+        if cached is not None and cached[0] > self.clock():
+            return cached[1]
+        found = look_up(key)
+        if found is not None and self.cache_ttl > 0:
+            self._remember(cache, key, found)
+        return found
+
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
         if api_key:
-            cached = self._users.get(api_key)
-            if cached is not None and cached[0] > self.clock():
-                return cached[1]
-            user = self.store.user_for_api_key(api_key)
+            user = self._cached(self._users, api_key, self.store.user_for_api_key)
             if user is not None:
-                if self.cache_ttl > 0:
-                    self._remember(self._users, api_key, user)
                 return user
         return self.store.user_for_session(session_id) if session_id else None
 
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
-        cached = self._owners.get(list_id)
-        if cached is not None and cached[0] > self.clock():
-            owner = cached[1]
-        else:
-            owner = self.store.list_owner(list_id)
-            if owner is not None and self.cache_ttl > 0:
-                self._remember(self._owners, list_id, owner)
+        owner = self._cached(self._owners, list_id, self.store.list_owner)
         return owner is not None and owner == user_id
+
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        return self._cached(self._trackers, key, self.store.tracker_for_key)

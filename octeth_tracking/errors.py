@@ -144,3 +144,27 @@ class StoreUnavailable(APIError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+class OriginNotAllowed(APIError):
+    """A tracker key used from a web page whose ``Origin`` is not on the key's allowlist; nothing stored."""
+
+    status = 403
+    code = 40
+    message = "Origin is not allowed for this tracker key."
+
+
+class OriginRequired(APIError):
+    """A tracker key used without an ``Origin`` (from a server) that was not created for server-side use."""
+
+    status = 403
+    code = 41
+    message = "This tracker key is for web pages only: the request has no Origin."
+
+
+class PreflightWithoutKey(APIError):
+    """A CORS preflight that names no ``TrackerKey`` in its query string: it carries no body to find one in."""
+
+    status = 403
+    code = 42
+    message = "A preflight request must name its TrackerKey in the query string."

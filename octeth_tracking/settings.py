@@ -46,6 +46,8 @@ def _whole(value: Any) -> bool:
 ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "tracker_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "tracker_visitor_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
     "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),

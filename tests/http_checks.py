@@ -168,7 +168,7 @@ CASES = [
     pytest.param(Case(Request("GET", "/nope/deeper"), 404, NOT_FOUND), id="get-unknown-path"),
     pytest.param(Case(Request("POST", "/event/", event()), 404, NOT_FOUND), id="trailing-slash"),
     pytest.param(Case(Request("GET", "/"), 404, NOT_FOUND), id="prefix-root"),
-    pytest.param(Case(Request("GET", "/event"), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
+    pytest.param(Case(Request("GET", "/event"), 405, errors((23, "Method not allowed.")), {"Allow": "OPTIONS, POST"}),
                  id="get-event-405"),
     pytest.param(Case(Request("DELETE", "/website_events.properties"), 405, errors((23, "Method not allowed.")),
                       {"Allow": "GET, HEAD, POST"}), id="delete-properties-405"),

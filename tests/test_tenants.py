@@ -19,20 +19,24 @@ from octeth_tracking import create_app
 from octeth_tracking.app import ROUTES
 
 EVENT, PROPERTIES = "/event", "/website_events.properties"
-CREDENTIALS = ("body-apikey", "body-session", "bearer")
+# Every way each kind of credential travels (credentials.py).
+WAYS = {"secret": ("body-apikey", "body-session", "bearer"), "tracker": ("tracker-body", "tracker-query")}
+SITE = "https://alice.example"  # the origin on Alice's tracker key
 NO_SUCH_LIST = 987654
-TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions")
+TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions",
+          "tracker_keys")
 
 # (path, method, how the credential travels, the 422 code of an unknown list)
 CASES = [
     pytest.param(path, method, way, code, id=f"{path[1:]}-{method}-{way}")
-    for path, method, code in [(EVENT, "POST", 4), (PROPERTIES, "POST", 3), (PROPERTIES, "GET", 3), (PROPERTIES, "HEAD", 3)]
-    for way in CREDENTIALS
+    for path, method, kinds, code in [(EVENT, "POST", ("secret", "tracker"), 4), (PROPERTIES, "POST", ("secret",), 3),
+                                      (PROPERTIES, "GET", ("secret",), 3), (PROPERTIES, "HEAD", ("secret",), 3)]
+    for kind in kinds for way in WAYS[kind]
 ]
 
 
 # Routes that take no credentials and name no list: nothing of a tenant's to leak.
-UNAUTHENTICATED = {"/health"}
+UNAUTHENTICATED = {"/health", "/tracker.js"}
 
 
 def test_table_covers_every_route_method_and_credential():
@@ -40,7 +44,8 @@ def test_table_covers_every_route_method_and_credential():
     expected = {
         (route.path, method, way)
         for route in ROUTES if route.credentials
-        for method in route.methods for way in CREDENTIALS
+        for method in route.methods if method != "OPTIONS"  # a preflight names no list (test_cors.py)
+        for kind in route.credentials for way in WAYS[kind.name]
     }
     assert covered == expected
     assert {route.path for route in ROUTES if not route.credentials} == UNAUTHENTICATED
@@ -51,11 +56,17 @@ def call(client: Client, path: str, method: str, way: str, secret: str, list_id:
     if path == EVENT:
         params.update(Event="pageView", ID="visitor-1", Properties={"probe": 1})
     headers = {}
+    url = "/api/v1" + path
     if way == "bearer":
         headers["Authorization"] = f"Bearer {secret}"
+    elif way.startswith("tracker"):
+        headers["Origin"] = SITE
+        if way == "tracker-query":
+            url += "?" + urlencode({"TrackerKey": secret})
+        else:
+            params["TrackerKey"] = secret
     else:
         params["APIKey" if way == "body-apikey" else "SessionID"] = secret
-    url = "/api/v1" + path
     if method == "POST":
         return client.post(url, json=params, headers=headers)
     return client.open(url + "?" + urlencode(params), method=method, headers=headers)
@@ -77,6 +88,8 @@ def test_another_users_list_is_indistinguishable_from_none(store, path, method, 
     # Bob's list holds data: a leak would show it, a write would change it.
     assert call(client, EVENT, "POST", "body-apikey", bob.api_key, bob.list_id).status_code == 200
     secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+    if way.startswith("tracker"):
+        secret = store.create_tracker(alice.list_id, [SITE])[1]
 
     before = footprint(store.path, store, [alice.list_id, bob.list_id])
     on_bobs = call(client, path, method, way, secret, bob.list_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Hashable, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,23 @@ class Receipt:
     external_id: str
     identify_event_sent: bool
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class TrackerKey:
+    """A public tracker key, as found by its key (which is never stored: only its digest).
+
+    It may track events into ``list_id`` only, from a browser whose ``Origin`` is on
+    ``origins`` (see :mod:`~octeth_tracking.origins`), or with no ``Origin`` at all (a server)
+    if ``server_side``. ``created_at`` and ``revoked_at`` (ISO 8601, UTC) are for listings.
+    """
+
+    id: Hashable
+    list_id: int
+    origins: tuple[str, ...] = ()
+    server_side: bool = False
+    created_at: str = ""
+    revoked_at: str | None = None
 
 
 class StorageError(Exception):
@@ -94,6 +111,10 @@ class AccountStore(Protocol):
     def user_for_session(self, session_id: str) -> int | None: ...
     def list_owner(self, list_id: int) -> int | None: ...
 
+    def tracker_for_key(self, key: str) -> TrackerKey | None:
+        """The tracker key that ``key`` is, unless unknown or revoked."""
+        ...
+
 
 class StoreAdmin(Protocol):
     """Making accounts and counting what is stored: for the command line and tests."""
@@ -113,6 +134,19 @@ class StoreAdmin(Protocol):
     def revoke_api_key(self, api_key: str) -> bool: ...
     def create_session(self, user_id: int, ttl: float) -> str: ...
 
+    def create_tracker(self, list_id: int, origins: Sequence[str], server_side: bool = False) -> tuple[int, str]:
+        """A new tracker key of the list: (its id, the key). ``origins`` are normalised
+        (``ValueError`` names a wrong one); ``LookupError`` if there is no such list."""
+        ...
+
+    def trackers(self, list_id: int | None = None) -> list[TrackerKey]:
+        """Every tracker key (of one list, or of all), revoked ones too, oldest first."""
+        ...
+
+    def revoke_tracker(self, tracker_id: int) -> bool:
+        """Revoke a tracker key by its id; ``False`` if there is no such live key."""
+        ...
+
 
 class Store(EventStore, AccountStore, StoreAdmin, Protocol):
     """Everything: a store that keeps events and the default authenticator's accounts."""
@@ -125,6 +159,15 @@ def new_secret() -> str:
         secret = secrets.token_urlsafe(32)
         if not secret.startswith("-"):
             return secret
+
+
+TRACKER_KEY_PREFIX = "otk_"
+
+
+def new_tracker_key() -> str:
+    """A fresh tracker key: ``otk_`` and 192 random bits, URL-safe. The prefix tells it from an
+    API key at a glance (and to a secret scanner): it is public, and tracks events only."""
+    return TRACKER_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
 def digest(secret: str) -> str:

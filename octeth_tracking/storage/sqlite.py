@@ -4,7 +4,8 @@ Threading strategy: reads take a connection from a pool shared by the process's 
 (WAL lets them run beside a writer); writes go through the process's one
 :class:`~octeth_tracking.storage.group_commit.Writer`, which commits the events of
 concurrent requests together (see that module). Schema and migrations are sqlite-utils';
-accounts are :class:`~octeth_tracking.storage.accounts.SQLAccounts`, shared with PostgreSQL.
+accounts and tracker keys are :class:`~octeth_tracking.storage.accounts.SQLAccounts` and
+:class:`~octeth_tracking.storage.trackers.SQLTrackers`, shared with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from .accounts import SQLAccounts
 from .base import Event, Receipt
 from .group_commit import Writer
 from .sqlite_writes import LINKED_EMAIL, connect
+from .trackers import SQLTrackers
 
 
 def _migration_1(db: Database) -> None:
@@ -54,8 +55,19 @@ def _migration_1(db: Database) -> None:
     )
 
 
+def _migration_tracker_keys(db: Database) -> None:
+    """Public per-list tracker keys (storage/trackers.py): digests only."""
+    db.table("tracker_keys").create(
+        {"id": int, "digest": str, "list_id": int, "origins": str, "server_side": int, "created_at": float,
+         "revoked_at": float},
+        pk="id", not_null={"digest", "list_id", "origins", "server_side"},
+    )
+    db.table("tracker_keys").create_index(["digest"], unique=True)
+    db.table("tracker_keys").create_index(["list_id"])
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_tracker_keys]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -74,7 +86,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLAccounts):
+class SQLiteStore(SQLTrackers):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too.
@@ -141,6 +153,10 @@ class SQLiteStore(SQLAccounts):
         with self._reading() as conn:
             row = conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:  # autocommit: one statement is one transaction
