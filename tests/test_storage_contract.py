@@ -169,3 +169,38 @@ class TestAccounts:
     def test_unknown_user_is_refused(self, any_store, create):
         with pytest.raises(LookupError):
             create(any_store)
+
+
+class TestTrackers:
+    def test_create_find_list_and_revoke(self, any_store, list_id):
+        other = any_store.create_list(any_store.create_user("w"), "m")
+        tracker_id, key = any_store.create_tracker(list_id, ["https://Shop.Example:443/", "https://*.example.com"])
+        server_id, server_key = any_store.create_tracker(other, [], server_side=True)
+        assert key.startswith("otk_") and len(key) >= 32 and key != server_key
+        found = any_store.tracker_for_key(key)
+        assert (found.id, found.list_id, found.origins, found.server_side, found.revoked_at) == (
+            tracker_id, list_id, ("https://*.example.com", "https://shop.example"), False, None)
+        assert found.created_at.endswith("+00:00")
+        assert any_store.tracker_for_key(server_key).server_side is True
+        assert any_store.tracker_for_key("otk_never-issued") is None
+        assert [t.id for t in any_store.trackers()] == [tracker_id, server_id]
+        assert [t.id for t in any_store.trackers(list_id)] == [tracker_id]
+
+        assert any_store.revoke_tracker(tracker_id) is True
+        assert any_store.tracker_for_key(key) is None
+        assert any_store.revoke_tracker(tracker_id) is False
+        assert any_store.revoke_tracker(424242) is False
+        listed, = any_store.trackers(list_id)
+        assert listed.revoked_at is not None and listed.origins == found.origins  # revoked keys stay listed
+        assert any_store.tracker_for_key(server_key) is not None
+
+    @pytest.mark.parametrize("list_ok, origins, server_side, error", [
+        pytest.param(False, ["https://example.com"], False, LookupError, id="no-such-list"),
+        pytest.param(True, [], False, ValueError, id="neither-origin-nor-server"),
+        pytest.param(True, ["example.com"], False, ValueError, id="not-an-origin"),
+        pytest.param(True, ["https://example.com/shop"], False, ValueError, id="a-path"),
+    ])
+    def test_refused(self, any_store, list_id, list_ok, origins, server_side, error):
+        with pytest.raises(error):
+            any_store.create_tracker(list_id if list_ok else list_id + 1000, origins, server_side=server_side)
+        assert any_store.trackers() == []
