@@ -113,8 +113,8 @@
     for (i = 0; i < systems.length && found.os === "Other"; i++) if (systems[i][1].test(agent)) found.os = systems[i][0];
     var iPad = /iPad/.test(agent) || /Macintosh/.test(agent) && navigator.maxTouchPoints > 1; // iPadOS asks for desktop pages
     if (iPad) found.os = "iOS";
-    var hints = navigator.userAgentData, mobile = hints && hints.mobile !== undefined ? hints.mobile : /Mobi|iPhone|iPod/.test(agent);
-    found.type = iPad || /Tablet/.test(agent) || /Android/.test(agent) && !/Mobile/.test(agent) ? "tablet" : mobile ? "mobile" : "desktop";
+    found.type = iPad || /Tablet/.test(agent) || /Android/.test(agent) && !/Mobile/.test(agent) ? "tablet" :
+      /Mobi|iPhone|iPod/.test(agent) ? "mobile" : "desktop";
     found.device = iPad ? "iPad" : (agent.match(/iPhone|iPod|Android/) || [found.type === "desktop" ? "Desktop" : "Other"])[0];
     return found;
   }
