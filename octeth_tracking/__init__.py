@@ -1,13 +1,13 @@
 """Octeth's Event Tracking API as an embeddable WSGI application."""
 
 from .app import ROUTES, Route, TrackingApp
-from .auth import Authenticator, StoreAuthenticator
+from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .config import create_app
 from .errors import APIError
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .storage import (
     AccountStore, Event, EventStore, Receipt, SQLiteStore, StorageError, StorageUnavailable, Store, StoreAdmin,
-    open_store,
+    TrackerKey, open_store,
 )
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "Store",
     "StoreAdmin",
     "StoreAuthenticator",
+    "TrackerKey",
+    "TrackerKeyLookup",
     "TrackingApp",
     "create_app",
     "open_store",

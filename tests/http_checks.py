@@ -8,9 +8,11 @@ runs :data:`CASES` through :func:`check` against its site; passing the same expe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 import pytest
@@ -22,10 +24,14 @@ UUID = "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc"
 JSON = {"Content-Type": "application/json"}
 
 
+ORIGIN = "https://shop.example"  # the site on every account's tracker key
+
+
 @dataclass
 class Account:
     api_key: str
     list_id: int
+    tracker_key: str  # of list_id, for ORIGIN
 
 
 @dataclass
@@ -37,7 +43,7 @@ class Answer:
 
 class Site(Protocol):
     def account(self, name: str) -> Account:
-        """A new user of the site, with an API key and a list, in the site's own records."""
+        """A new user of the site, with an API key, a list and its tracker key for ORIGIN, in the site's own records."""
         ...
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer: ...
@@ -59,8 +65,9 @@ class Request:
 class Case:
     request: Request
     status: int
-    expected: Any  # the JSON the body must serialise to, exactly as the app writes it
+    expected: Any  # the JSON the body must serialise to, exactly as the app writes it (bytes: the body itself)
     headers: Mapping[str, str | re.Pattern[str]] = field(default_factory=dict)  # a pattern must fullmatch; unnamed: absent
+    content_type: str | None = "application/json"
     options: Mapping[str, Any] = field(default_factory=dict)  # TrackingApp arguments, as settings
     before: tuple[Request, ...] = ()  # sent first, each must answer 200
 
@@ -84,8 +91,8 @@ def check(site: Site, case: Case) -> None:
         assert _send(site, request, alice, bob).status == 200
     answer = _send(site, case.request, alice, bob)
     assert answer.status == case.status, answer.body
-    assert answer.headers.get("Content-Type") == "application/json"
-    for name in ("Allow", "Retry-After"):
+    assert answer.headers.get("Content-Type") == case.content_type
+    for name in CHECKED_HEADERS:
         value, expected = answer.headers.get(name), case.headers.get(name)
         if isinstance(expected, re.Pattern):
             assert value is not None and expected.fullmatch(value), (name, value)
@@ -95,7 +102,12 @@ def check(site: Site, case: Case) -> None:
     if case.request.method == "HEAD":
         assert answer.body == b""
     else:
-        assert answer.body == json_body(expected)
+        assert answer.body == (expected if isinstance(expected, bytes) else json_body(expected))
+
+
+CHECKED_HEADERS = ("Allow", "Retry-After", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+                   "Access-Control-Allow-Headers", "Access-Control-Max-Age", "Access-Control-Expose-Headers", "Vary",
+                   "ETag", "Cache-Control")
 
 
 def errors(*pairs: tuple[int, str]) -> dict[str, Any]:
@@ -116,6 +128,23 @@ def event(**fields: Any) -> Template:
 
 def success(external_id: str = "visitor-1", identify: bool = False) -> dict[str, Any]:
     return {"status": "success", "uuid": UUID, "external_id": external_id, "identify_event_sent": identify}
+
+
+def from_page(key: str = "tracker_key", **fields: Any) -> Template:
+    """A pageView of alice's list as the script sends it: ``text/plain``, no secret."""
+    def body(alice: Account, bob: Account) -> dict[str, Any]:
+        base = {"ListID": alice.list_id, "ID": "visitor-1", "UUID": UUID, "Event": "pageView"}
+        return {k: v for k, v in {**base, **fields}.items() if v is not None}
+    return body
+
+
+def tracker_path(path: str = "/event") -> Callable[[Account, Account], str]:
+    return lambda alice, bob: f"{path}?TrackerKey={alice.tracker_key}"
+
+
+PAGE = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN}
+READABLE = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
+SCRIPT = (Path(__file__).parent.parent / "octeth_tracking" / "static" / "tracker.js").read_bytes()
 
 
 def own_list(alice: Account, bob: Account) -> dict[str, Any]:
@@ -200,4 +229,27 @@ CASES = [
     pytest.param(Case(Request("POST", "/website_events.properties", own_list), 429, errors((25, "Rate limit exceeded.")),
                       {"Retry-After": re.compile(r"99\d|1000")}, options={"properties_rate_limit": 1, "rate_limit_window": 1000},
                       before=(Request("POST", "/website_events.properties", own_list),)), id="rate-limited"),
+    # Web pages, with the list's tracker key: readable by its origin only, never with a secret.
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), PAGE), 200, success(), READABLE),
+                 id="tracker-key-in-the-query"),
+    pytest.param(Case(Request("POST", "/event", lambda a, b: from_page(TrackerKey=a.tracker_key)(a, b), PAGE),
+                      200, success(), READABLE), id="tracker-key-in-the-body"),
+    pytest.param(Case(Request("POST", tracker_path(), lambda a, b: from_page(ListID=b.list_id)(a, b), PAGE),
+                      422, errors((4, "Invalid ListID parameter")), READABLE), id="tracker-key-others-list"),
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), {**PAGE, "Origin": "https://evil.example"}),
+                      403, errors((40, "Origin is not allowed for this tracker key."))), id="tracker-key-other-origin"),
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), {"Content-Type": "text/plain"}), 403,
+                      errors((41, "This tracker key is for web pages only: the request has no Origin."))),
+                 id="tracker-key-no-origin"),
+    pytest.param(Case(Request("POST", "/event", event(), {**JSON, "Origin": ORIGIN}), 200, success()),
+                 id="api-key-from-a-page-not-readable"),
+    pytest.param(Case(Request("OPTIONS", tracker_path(), b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      204, b"", {**READABLE, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers":
+                                 "Content-Type", "Access-Control-Max-Age": "7200"}, content_type=None), id="preflight"),
+    pytest.param(Case(Request("OPTIONS", "/event", b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      403, errors((42, "A preflight request must name its TrackerKey in the query string."))),
+                 id="preflight-without-key"),
+    pytest.param(Case(Request("GET", "/tracker.js", b"", {}), 200, SCRIPT, {
+        "ETag": f'"{hashlib.sha256(SCRIPT).hexdigest()[:20]}"', "Cache-Control": "public, max-age=3600",
+        "Vary": "Accept-Encoding"}, content_type="text/javascript; charset=utf-8"), id="tracker-script"),
 ]

@@ -38,3 +38,17 @@ def test_configuration_table_lists_every_setting():
 def test_ci_runs_the_readme_test_command():
     command = re.search(r"Install and run the tests:\n\n```sh\n(.+)\n```", README).group(1)
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_command_table_lists_every_command():
+    from octeth_tracking.cli import commands
+
+    table = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z-]+)", table, re.M))
+    assert listed == set(commands()) | {"serve"}
+
+
+def test_the_snippet_to_paste_is_what_the_snippet_command_prints():
+    from octeth_tracking.browser import snippet
+
+    assert snippet("https://track.example.com/api/v1", "otk_YOUR_TRACKER_KEY", 1) in README

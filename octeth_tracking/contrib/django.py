@@ -38,6 +38,7 @@ from ..body import declared_length
 from ..config import app_from_settings
 from ..settings import PREFIX
 from ..errors import InternalError
+from ..storage import TrackerKey
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -127,6 +128,8 @@ def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResp
     status, headers = started
     code, _, reason = status.partition(" ")
     response = HttpResponse(b"".join(chunks), status=int(code), reason=reason or None)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        del response["Content-Type"]  # Django's default, on an answer that has none (a 204, a 304)
     for name, value in headers:
         response[name] = value
     return response
@@ -151,8 +154,9 @@ class DjangoSessionAuthenticator:
     """``SessionID``: the session key of a user logged in to this Django site.
 
     A logged-out, flushed or expired session, an inactive user or a changed password (the
-    session's auth hash no longer matches) names nobody. ``APIKey`` and list ownership are the
-    site's: a subclass implements :meth:`user_for_api_key` and :meth:`can_use_list`.
+    session's auth hash no longer matches) names nobody. ``APIKey``, list ownership and tracker
+    keys are the site's: a subclass implements :meth:`user_for_api_key`, :meth:`can_use_list`
+    and :meth:`tracker_key`.
     """
 
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
@@ -192,3 +196,7 @@ class DjangoSessionAuthenticator:
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
         """Whether the list exists and belongs to ``user_id``. Default: no list."""
         return False
+
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        """The live tracker key that ``key`` is, from the site's own records. Default: none (401)."""
+        return None
