@@ -380,3 +380,18 @@ def test_the_user_agent_is_parsed_in_the_page(browser, shared_world, agent, name
             name, version, system, device, kind]
     finally:
         context.close()
+
+
+def test_the_queue_is_bounded_and_drops_the_oldest(browser, world):
+    world.site.snippet = world.snippet(queueSize=3)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.route("**/event?*", lambda route: route.abort())
+        load(page, world.origin + "/")
+        for n in range(5):
+            page.evaluate(f"octethTracker.eventT('click-{n}')")
+        names = [entry["body"]["Event"] for entry in queued(page, world)]
+        assert names == ["click-2", "click-3", "click-4"]  # the page view and the first two clicks went
+    finally:
+        context.close()

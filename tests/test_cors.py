@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client, TestResponse
 
 from conftest import Account, make_account
@@ -281,3 +283,34 @@ def test_default_tracker_limits(store):
     assert (per_visitor, per_key, window) == (120, 5000, 60.0)
     assert len(visitor) < 100 and "v" * 30 not in visitor  # a digest of the ID, whatever its length
     assert per_key_name.startswith("tracker ") and visitor.startswith(per_key_name)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from octeth_tracking import SQLiteStore
+
+    store = SQLiteStore(tmp_path_factory.mktemp("cors") / "events.db")
+    yield build(store, tracker_visitor_rate_limit=0, tracker_rate_limit=0)
+    store.close()
+
+
+latin1 = st.text(st.characters(max_codepoint=255, blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(origin=st.one_of(st.none(), latin1, st.sampled_from([SITE, "null", "https://a.shop.example", "https://[::1]",
+                                                            "https://*.shop.example", "https://shop.example:"])),
+       query=st.one_of(latin1, st.sampled_from(["TrackerKey=", "trackerkey=%00", "TrackerKey=a&TrackerKey=b", "%ff=1"])),
+       key_first=st.booleans(), method=st.sampled_from(["POST", "OPTIONS"]), preflight=st.booleans())
+def test_no_origin_or_query_string_makes_it_fail(hostile, origin, query, key_first, method, preflight):
+    before = hostile.store.count_events()
+    if key_first:
+        query = f"TrackerKey={hostile.key}&{query}"
+    environ = {**({"HTTP_ORIGIN": origin} if origin is not None else {}),  # raw: a header the client would refuse too
+               **({"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST"} if preflight else {}), "QUERY_STRING": query}
+    body = json.dumps({"ListID": hostile.alice.list_id, "Event": "pageView"})
+    response = hostile.client.open("/api/v1/event", method=method, data=body, environ_overrides=environ)
+    assert response.status_code < 500, response.get_data()
+    readable = response.headers.get("Access-Control-Allow-Origin")
+    assert readable is None or (readable == origin and (origin == SITE or origin.endswith(".shop.example")))
+    assert hostile.store.count_events() - before == (1 if response.status_code == 200 and method == "POST" else 0)
