@@ -92,4 +92,5 @@ class StoreAuthenticator:
         return owner is not None and owner == user_id
 
     def tracker_key(self, key: str) -> TrackerKey | None:
-        return self._cached(self._trackers, key, self.store.tracker_for_key)
+        look_up = getattr(self.store, "tracker_for_key", None)  # an account store of an earlier version has none
+        return None if look_up is None else self._cached(self._trackers, key, look_up)

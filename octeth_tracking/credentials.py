@@ -60,7 +60,8 @@ class SecretCredential:
         return authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
 
     def presented(self, call: Call) -> bool:
-        return "apikey" in call.params or "sessionid" in call.params or self._bearer(call) is not None
+        params = call.params
+        return bool(params.get("apikey") or params.get("sessionid")) or self._bearer(call) is not None
 
     def authenticate(self, app: TrackingApp, call: Call) -> None:
         api_key, session_id = call.params.get("apikey"), call.params.get("sessionid")

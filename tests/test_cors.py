@@ -94,6 +94,8 @@ REQUESTS = [
     pytest.param(lambda t: t.event(t.page_view(), key="otk_unknown"), 401, 99998, 0, None, id="unknown-key"),
     pytest.param(lambda t: t.event(t.page_view(TrackerKey=12345)), 401, 99998, 0, None, id="key-not-a-string"),
     pytest.param(lambda t: t.event(t.page_view(APIKey=t.key)), 401, 99998, 0, None, id="tracker-key-as-api-key"),
+    pytest.param(lambda t: t.event(t.page_view(APIKey="", SessionID=""), key=t.key), 200, None, 1, SITE,
+                 id="empty-secrets-beside-a-tracker-key"),
     pytest.param(lambda t: t.event(t.page_view(ListID=t.alice.list_id + 1), key=t.key), 422, 4, 0, SITE,
                  id="another-list-as-an-unknown-one"),
     pytest.param(lambda t: t.event(t.page_view(Event="identify", Email="Ann@Example.com"), key=t.key), 200, None, 1, SITE,
