@@ -218,10 +218,11 @@ class TrackingApp:
 
     def authenticate(self, route: Route, call: Call) -> None:
         """The caller, by the first kind of credential of the route's that the request presents."""
-        call.credential = next((kind for kind in route.credentials if kind.presented(call)), None)
-        if call.credential is None:
-            raise AuthenticationFailed()
-        call.credential.authenticate(self, call)
+        for kind in route.credentials:
+            if kind.presented(call):
+                call.credential = kind
+                return kind.authenticate(self, call)
+        raise AuthenticationFailed()
 
     def limit_rate(self, route: Route, call: Call) -> None:
         assert call.credential is not None

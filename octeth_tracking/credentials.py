@@ -40,7 +40,7 @@ class Credential(Protocol):
         """Fill in the caller on ``call``, or raise the refusal (401, 403)."""
         ...
 
-    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> list[tuple[str, int]]:
+    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> tuple[tuple[str, int], ...]:
         """(limiter key, requests per window) pairs this request counts against, in the order they are checked."""
         ...
 
@@ -75,8 +75,8 @@ class SecretCredential:
         if call.user is None:
             raise AuthenticationFailed()
 
-    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> list[tuple[str, int]]:
-        return [(f"{call.user}:{route.name}", app.rate_limits.get(route.name, 0))]
+    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> tuple[tuple[str, int], ...]:
+        return ((f"{call.user}:{route.name}", app.rate_limits.get(route.name, 0)),)
 
     def may_use_list(self, app: TrackingApp, call: Call, list_id: int) -> bool:
         return app.authenticator.can_use_list(call.user, list_id)
@@ -120,13 +120,13 @@ class TrackerCredential:
             raise OriginNotAllowed()
         call.tracker, call.cors_origin = tracker, origin
 
-    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> list[tuple[str, int]]:
+    def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> tuple[tuple[str, int], ...]:
         # The visitor first: a visitor over their limit spends nothing of the key's. The ID is the
         # visitor's own text (any length), so the limiter's key holds a digest of it.
         assert call.tracker is not None
         visitor = hashlib.sha256(str(call.params.get("id") or "").encode("utf-8", "surrogatepass")).hexdigest()[:24]
         key = f"tracker {call.tracker.id}:{route.name}"
-        return [(f"{key}:visitor {visitor}", app.tracker_visitor_rate_limit), (key, app.tracker_rate_limit)]
+        return (f"{key}:visitor {visitor}", app.tracker_visitor_rate_limit), (key, app.tracker_rate_limit)
 
     def may_use_list(self, app: TrackingApp, call: Call, list_id: int) -> bool:
         return call.tracker is not None and call.tracker.list_id == list_id
