@@ -43,6 +43,8 @@ def test_a_page_load_stores_a_page_view_with_the_automatic_properties(page, worl
     assert properties["$screen_width"] >= VIEWPORT["width"] and properties["$screen_height"] >= VIEWPORT["height"]
     sent_at = datetime.fromisoformat(properties["$sent_at"].replace("Z", "+00:00"))
     assert abs((datetime.now(timezone.utc) - sent_at).total_seconds()) < 60
+    script, = [r for r in page.responses if r.url == world.api.url + "/tracker.js"]
+    assert script.headers["content-encoding"] == "gzip" and script.headers["etag"].endswith('-gzip"')
     cookie, = [c for c in page.context.cookies() if c["name"] == "octeth_id"]
     assert cookie["value"] == visitor and cookie["domain"] == "127.0.0.1"  # first-party: the site's own
     assert 364 * 86400 < cookie["expires"] - time.time() <= 365 * 86400 and cookie["sameSite"] == "Lax"
