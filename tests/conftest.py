@@ -26,6 +26,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+def memory_store(tmp_path: Path) -> Iterator[Store]:
+    store = SQLiteStore(":memory:")
+    yield store
+    store.close()
+
+
 def postgres_store(tmp_path: Path) -> Iterator[Store]:
     from octeth_tracking.storage.postgres import PostgresStore
 
@@ -36,7 +42,8 @@ def postgres_store(tmp_path: Path) -> Iterator[Store]:
 
 
 # Every store the contract suite runs against; a new backend adds itself here.
-STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite"), pytest.param(postgres_store, id="postgresql")]
+STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite"), pytest.param(memory_store, id="sqlite-memory"),
+                  pytest.param(postgres_store, id="postgresql")]
 
 
 @pytest.fixture(params=STORE_BACKENDS)

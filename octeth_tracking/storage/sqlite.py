@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -61,7 +62,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file up to the newest schema version, one transaction per migration."""
     db = Database(conn)
-    if db.journal_mode != "wal":
+    if db.journal_mode not in ("wal", "memory"):  # memory: SQLite's memdb keeps its journal in memory
         db.enable_wal()
     while True:
         conn.execute("BEGIN IMMEDIATE")
@@ -77,7 +78,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 class SQLiteStore(SQLAccounts):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
-    :param path: the database file; ``sqlite:///path`` is accepted too.
+    :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
+        database in this process's memory, gone when the store is closed (for tests: see below).
     :param busy_timeout: seconds a write waits for another process's lock before the
         request gets a 503 (nothing stored, safe to retry).
     :param max_batch: most events in one group commit.
@@ -85,6 +87,11 @@ class SQLiteStore(SQLAccounts):
         re-inserting them); it starts afresh when full.
     :param clock: seconds since the epoch, for the times it stores and session expiry;
         tests pass their own.
+
+    In memory, the store is the same code on SQLite's ``memdb`` VFS: its connections (the
+    writer's and the readers') share one database by name, with SQLite's usual locking, so
+    the app's threads use it as they use a file; nothing reaches the disk, and nothing is
+    shared with another process or another store.
     """
 
     checkpoint_every = 100  # commits between checkpoints of the WAL
@@ -95,7 +102,11 @@ class SQLiteStore(SQLAccounts):
         max_registered: int = 100_000, clock: Callable[[], float] = time.time,
     ) -> None:
         path = str(path)
-        self.path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
+        path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
+        self.memory = path == ":memory:"
+        self.path = f"file:/octeth-tracking-{uuid.uuid4().hex}?vfs=memdb" if self.memory else path
+        # The memory database lives while a connection to it is open: this one, until close().
+        self._anchor = connect(self.path, busy_timeout) if self.memory else None
         self.busy_timeout = busy_timeout
         self.max_batch = max_batch
         self.max_registered = max_registered
@@ -203,3 +214,6 @@ class SQLiteStore(SQLAccounts):
         if self._pool_pid == os.getpid():
             while self._pool:
                 self._pool.pop().close()
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None

@@ -64,7 +64,9 @@ def _dumps(properties: dict[str, Any]) -> str:
 
 
 def connect(path: str, busy_timeout: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    """A connection in autocommit mode, usable from any thread; ``file:`` paths are URIs."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False,
+                           uri=path.startswith("file:"))
     conn.execute("PRAGMA synchronous=FULL")
     return conn
 
