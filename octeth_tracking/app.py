@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
-from .endpoints import Answer, events, health
+from .endpoints import Answer, events, health, journal, micro, openapi
+from .journal import Journal
 from .auth import Authenticator, StoreAuthenticator
 from .body import parse_object, read_body
 from .errors import (
@@ -27,7 +28,7 @@ from .errors import (
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .schemas import BodySchema
 from .settings import checked_arguments
-from .storage import AccountStore, EventStore, StorageError
+from .storage import AccountStore, EventStore, JournalStore, StorageError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -41,6 +42,7 @@ class Call:
     """One request on its way to its handler: what the checks before it found."""
 
     environ: WSGIEnvironment
+    body: dict[str, Any] = field(default_factory=dict)  # the parameters as sent
     params: dict[str, Any] = field(default_factory=dict)  # top-level names lower-cased, nulls dropped
     user: Hashable | None = None  # set once the credentials are checked
     list_id: int | None = None  # the body's ListID once the schema passed and the list is the user's
@@ -57,6 +59,7 @@ class Route:
     :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
     :param credentials: whether it needs an API key or session (401 without).
     :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
+    :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
     """
 
     path: str
@@ -66,6 +69,7 @@ class Route:
     schema: str | None = None
     credentials: bool = True
     rate_limit: str | None = None
+    micro: bool = False
 
 
 ROUTES: tuple[Route, ...] = (
@@ -74,6 +78,12 @@ ROUTES: tuple[Route, ...] = (
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=False),
+    Route("/website_events.rejected", ("GET", "HEAD", "POST"), journal.list_rejected, "rejected",
+          schema="website_events.rejected", rate_limit="rejected_rate_limit"),
+    Route("/openapi.json", ("GET", "HEAD"), openapi.document, "openapi", credentials=False),
+    Route("/micro/all", ("GET", "HEAD"), micro.counts, "micro-all", credentials=False, micro=True),
+    Route("/micro/bad", ("GET", "HEAD"), micro.bad, "micro-bad", credentials=False, micro=True),
+    Route("/micro/reset", ("GET", "POST"), micro.reset, "micro-reset", credentials=False, micro=True),
 )
 
 
@@ -100,6 +110,10 @@ class TrackingApp:
     :param max_property_name_length: longest property name; ``None``: schema's (255).
     :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
     :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
+    :param journal_size: rejected requests kept per user (see :mod:`octeth_tracking.journal`); 0 keeps none.
+    :param rejected_rate_limit: requests per window per user to ``website_events.rejected``.
+    :param micro: a micro server for test suites: its ``/micro/*`` routes, and a journal that
+        keeps what no known caller sent too (a 401, say).
 
     Usage::
 
@@ -123,6 +137,9 @@ class TrackingApp:
         max_property_name_length: int | None = None,
         max_properties_depth: int | None = None,
         max_string_length: int | None = None,
+        journal_size: int = 100,
+        rejected_rate_limit: int = 100,
+        micro: bool = False,
     ) -> None:
         number = checked_arguments(locals())
         self.store = store
@@ -132,13 +149,16 @@ class TrackingApp:
             authenticator = StoreAuthenticator(cast(AccountStore, store), cache_ttl=number["auth_cache_ttl"])
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
-        self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES}
+        self.micro = micro
+        self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES if micro or not route.micro}
         self.rate_limits = {route.name: number[route.rate_limit] for route in ROUTES if route.rate_limit}
         self.rate_limit_window = number["rate_limit_window"]
         self.max_body_size = number["max_body_size"]
         limits = {name: number[name] for name in (
             "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")}
         self.schemas = {route.schema: BodySchema(route.schema, limits) for route in ROUTES if route.schema}
+        self.journal = Journal(cast(JournalStore, store), keep=number["journal_size"], window=self.rate_limit_window,
+                               anonymous=micro) if hasattr(store, "journal_rejection") else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -170,26 +190,29 @@ class TrackingApp:
         if method not in route.methods:
             raise MethodNotAllowed(route.methods)
         call = Call(environ)
-        if route.credentials or route.schema:
-            call.params = self.parameters(environ, method)
-        if route.credentials:
-            call.user = self.authenticate(environ, call.params)
-            self.limit_rate(route, call.user)
-        if route.schema:
-            call.list_id = self.validate(self.schemas[route.schema], call.user, call.params)
-        return route.handler(self, call)
+        try:
+            if route.credentials or route.schema:
+                call.body = self.parameters(environ, method)
+                # Names are case-insensitive, and a null value counts as absent. ASCII case
+                # only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
+                call.params = {key.lower() if key.isascii() else key: value
+                               for key, value in call.body.items() if value is not None}
+            if route.credentials:
+                call.user = self.authenticate(environ, call.params)
+                self.limit_rate(route, call.user)
+            if route.schema:
+                call.list_id = self.validate(self.schemas[route.schema], call.user, call.params)
+            return route.handler(self, call)
+        except APIError as error:
+            if self.journal is not None:
+                self.journal.record(route, call, error)
+            raise
 
     def parameters(self, environ: WSGIEnvironment, method: str) -> dict[str, Any]:
-        """The body's (POST) or query string's (GET, HEAD) top-level parameters.
-
-        Names are case-insensitive, and a null value counts as absent. ASCII case only:
-        Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
-        """
+        """The body's (POST) or query string's (GET, HEAD) parameters, as sent."""
         if method == "POST":
-            body = parse_object(read_body(environ, self.max_body_size))
-        else:
-            body = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        return {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
+            return parse_object(read_body(environ, self.max_body_size))
+        return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
     def authenticate(self, environ: WSGIEnvironment, params: dict[str, Any]) -> Hashable:
         api_key, session_id = params.get("apikey"), params.get("sessionid")

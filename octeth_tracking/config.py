@@ -49,8 +49,9 @@ def redis_limiter(url: str, prefix: str | None = None) -> Any:
 def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> TrackingApp:
     """A :class:`TrackingApp` from ``OCTETH_TRACKING_*`` settings; ``arguments`` win over them.
 
-    Beside ``TrackingApp``'s own arguments, three settings choose the objects it is built
-    on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``), ``OCTETH_TRACKING_REDIS``
+    Beside ``TrackingApp``'s own arguments, these settings choose the objects it is built
+    on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``), or ``OCTETH_TRACKING_STORE``
+    (a store object, which the app never closes: a test kit's, say); ``OCTETH_TRACKING_REDIS``
     and ``OCTETH_TRACKING_REDIS_PREFIX`` (a Redis rate limiter shared by every process).
     ``create_app`` reads them from the environment, ``contrib.flask`` from ``app.config``,
     ``contrib.django`` from Django's settings.
@@ -62,7 +63,7 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     redis = settings.get(PREFIX + "REDIS")
     if redis and "rate_limiter" not in options:
         options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
-    given = options.pop("store", None)
+    given = options.pop("store", None) or settings.get(PREFIX + "STORE")
     store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB))
     try:
         return TrackingApp(store=store, **options)

@@ -8,6 +8,7 @@ with their messages, in ``schemas/``; the codes below belong to the transport.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Iterable
 
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 def json_body(obj: object) -> bytes:
     """Every JSON answer of the API is written by this one function: compact, UTF-8."""
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # an integer past 64 bits (the OpenAPI document's bounds): the json module writes it
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class APIError(Exception):

@@ -14,7 +14,7 @@ from octeth_tracking import SQLiteStore, Store, create_app
 from services import pg_schema, pytest_terminal_summary  # noqa: F401 (a hook: it prints skipped services)
 
 # Figures for docs/reliability.md (`pytest --reliability-report`).
-pytest_plugins = ["reliability"]
+pytest_plugins = ["reliability", "pytester"]  # pytester: the pytest plugin's tests run a host project's tests
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "reference_examples.json").read_text())

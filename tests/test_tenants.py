@@ -31,12 +31,21 @@ CASES = [
 ]
 
 
-# Routes that take no credentials and name no list: nothing of a tenant's to leak.
-UNAUTHENTICATED = {"/health"}
+# Routes that take credentials but name no list: each shows the caller only what is theirs.
+REJECTED = "/website_events.rejected"
+OWN_ONLY = [
+    pytest.param(path, method, way, id=f"{path[1:]}-{method}-{way}")
+    for path, method in [(REJECTED, "POST"), (REJECTED, "GET"), (REJECTED, "HEAD")]
+    for way in CREDENTIALS
+]
+
+# Routes that take no credentials and name no list: nothing of a tenant's to leak (the
+# micro server's routes exist only on a micro server, which holds one test account).
+UNAUTHENTICATED = {"/health", "/openapi.json", "/micro/all", "/micro/bad", "/micro/reset"}
 
 
 def test_table_covers_every_route_method_and_credential():
-    covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES}
+    covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES + OWN_ONLY}
     expected = {
         (route.path, method, way)
         for route in ROUTES if route.credentials
@@ -93,3 +102,24 @@ def test_another_users_list_is_indistinguishable_from_none(store, path, method, 
     assert after == before
     # The same credential on Alice's own list works: the refusal above is about the list, not the credential.
     assert call(client, path, method, way, secret, alice.list_id).status_code == 200
+
+
+@pytest.mark.parametrize("path, method, way", OWN_ONLY)
+def test_a_route_without_a_list_shows_only_the_callers_own(store, path, method, way):
+    alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    client = Client(create_app(store=store))
+    # Bob's request is refused (a missing event name): his journal holds it.
+    assert client.post("/api/v1/event", json={"APIKey": bob.api_key, "ListID": bob.list_id}).status_code == 422
+    secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+    headers = {"Authorization": f"Bearer {secret}"} if way == "bearer" else {}
+    params = {} if way == "bearer" else {"APIKey" if way == "body-apikey" else "SessionID": secret}
+    url = "/api/v1" + path
+    if method == "POST":
+        answer = client.post(url, json=params, headers=headers)
+    else:
+        answer = client.open(url + "?" + urlencode(params), method=method, headers=headers)
+    assert answer.status_code == 200
+    if method != "HEAD":
+        assert answer.get_json() == {"Rejected": []}
+    bobs = client.get(url, headers={"Authorization": f"Bearer {bob.api_key}"}).get_json()["Rejected"]
+    assert [r["Route"] for r in bobs] == ["/event"]  # it is there, for Bob

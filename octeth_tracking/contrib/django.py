@@ -42,7 +42,7 @@ from ..errors import InternalError
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-OBJECT_SETTINGS = ("authenticator", "rate_limiter")
+OBJECT_SETTINGS = ("authenticator", "rate_limiter", "store")
 
 # Session keys of every built-in backend (signed_cookies included) use only these characters;
 # anything else never reaches the session store (PostgreSQL refuses NUL, for one).
@@ -50,6 +50,7 @@ _SESSION_KEY = re.compile(r"[A-Za-z0-9_:.\-]{8,4096}")
 
 _lock = threading.Lock()
 _app: TrackingApp | None = None
+_owns_store = False  # whether _app's store was opened from OCTETH_TRACKING_DB (and so is ours to close)
 
 
 def build_app() -> TrackingApp:
@@ -65,10 +66,11 @@ def build_app() -> TrackingApp:
 
 def get_app() -> TrackingApp:
     """The site's one :class:`TrackingApp`, built on first use and again after a setting changes."""
-    global _app
+    global _app, _owns_store
     with _lock:
         if _app is None:
             _app = build_app()
+            _owns_store = getattr(settings, PREFIX + "STORE", None) is None
         return _app
 
 
@@ -76,7 +78,7 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
     global _app
     if setting.startswith(PREFIX):
         with _lock:
-            if _app is not None:
+            if _app is not None and _owns_store:
                 _app.store.close()
             _app = None
 

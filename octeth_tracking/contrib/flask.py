@@ -56,7 +56,7 @@ def init_app(
     :param rate_limiter: default: Redis if ``OCTETH_TRACKING_REDIS`` is set, else in process memory.
     """
     settings = dict(app.config)
-    if store is None and not settings.get(PREFIX + "DB"):
+    if store is None and not settings.get(PREFIX + "DB") and settings.get(PREFIX + "STORE") is None:
         os.makedirs(app.instance_path, exist_ok=True)
         settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
     if url_prefix is None:

@@ -3,7 +3,8 @@
 - :class:`EventStore`: what the request path needs (events, the registry, visitor links).
 - :class:`AccountStore`: the accounts the default authenticator reads.
 - :class:`StoreAdmin`: what the command line and tests use to make and inspect accounts and events.
-- :class:`Store`: all three; what ``SQLiteStore`` and ``PostgresStore`` are.
+- :class:`JournalStore`: the journal of rejected requests.
+- :class:`Store`: all of them; what ``SQLiteStore`` and ``PostgresStore`` are.
 
 Every implementation runs the contract suite in ``tests/test_storage_contract.py``.
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .journal import Rejection
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,36 @@ class StoreAdmin(Protocol):
         """A new list of ``user_id``'s; ``LookupError`` if there is no such user (so too below)."""
         ...
 
-    def create_api_key(self, user_id: int) -> str: ...
+    def create_api_key(self, user_id: int, key: str | None = None) -> str:
+        """A new API key of ``user_id``'s: ``key`` if given (a test server's fixed key), else a fresh secret."""
+        ...
     def revoke_api_key(self, api_key: str) -> bool: ...
     def create_session(self, user_id: int, ttl: float) -> str: ...
 
+    def delete_all_events(self) -> int:
+        """Forget every event, subscriber, visitor link and registry entry; accounts stay (a
+        micro server's reset). How many events were deleted."""
+        ...
 
-class Store(EventStore, AccountStore, StoreAdmin, Protocol):
-    """Everything: a store that keeps events and the default authenticator's accounts."""
+
+class JournalStore(Protocol):
+    """The journal of rejected requests (see :mod:`octeth_tracking.journal`), per user."""
+
+    def journal_rejection(self, user: str, rejection: Rejection, keep: int) -> None:
+        """Keep ``rejection`` as ``user``'s newest, and only their ``keep`` newest."""
+        ...
+
+    def rejections(self, user: str | None, limit: int = 100) -> list[Rejection]:
+        """``user``'s rejections (everyone's, with ``None``), newest first."""
+        ...
+
+    def clear_rejections(self, user: str | None = None) -> int:
+        """Forget ``user``'s (everyone's, with ``None``); how many were forgotten."""
+        ...
+
+
+class Store(EventStore, AccountStore, StoreAdmin, JournalStore, Protocol):
+    """Everything: a store that keeps events, the default authenticator's accounts, and the journal."""
 
 
 def new_secret() -> str:

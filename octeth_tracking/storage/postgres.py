@@ -37,6 +37,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .accounts import SQLAccounts
+from .journal import SQLJournal
 from .base import Event, Receipt, StorageUnavailable, sends_identify
 from .postgres_schema import forms, from_db, migrate, to_db
 from .registry import RegistryCache, RegistryPair, registry_pairs
@@ -137,7 +138,7 @@ def _register(conn: psycopg.Connection[Any], pairs: set[RegistryPair]) -> None:
         )
 
 
-class PostgresStore(SQLAccounts):
+class PostgresStore(SQLAccounts, SQLJournal):
     """Events and accounts in one PostgreSQL database, shared by any number of app processes.
 
     The schema is created (and upgraded) on first use, in the connection's current schema:
@@ -275,6 +276,9 @@ class PostgresStore(SQLAccounts):
 
     def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         return self._one(sql, params)
+
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(sql, params).fetchall())
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         return self._run(lambda conn: conn.execute(sql, params).rowcount, idempotent=False)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 from sqlite_utils import Database
 
 from .accounts import SQLAccounts
+from .journal import SQLJournal
 from .base import Event, Receipt
 from .group_commit import Writer
 from .sqlite_writes import LINKED_EMAIL, connect
@@ -55,8 +56,16 @@ def _migration_1(db: Database) -> None:
     )
 
 
+def _migration_journal(db: Database) -> None:
+    """The journal of rejected requests (storage/journal.py)."""
+    db.table("rejected_requests").create(
+        {"id": int, "user_id": str, "at": float, "route": str, "status": int, "errors": str, "body": str}, pk="id"
+    )
+    db.table("rejected_requests").create_index(["user_id", "id"])
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_journal]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -75,7 +84,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLAccounts):
+class SQLiteStore(SQLAccounts, SQLJournal):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
@@ -152,6 +161,10 @@ class SQLiteStore(SQLAccounts):
         with self._reading() as conn:
             row = conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:  # autocommit: one statement is one transaction

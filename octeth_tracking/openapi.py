@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document of an app, generated from its route table and the schema files.
+
+Nothing here is written by hand per endpoint: each row of the app's routes gives its path,
+methods, whether it reads a body, needs credentials or counts against a rate limit; the
+request schemas (JSON Schema 2020-12, which OpenAPI 3.1 takes as they are) come from the
+app itself, so the limits are the ones it was configured with; the answers come from
+``schemas/answers.schema.json``. ``GET {mount}/openapi.json`` and ``octeth-tracking openapi``
+serve it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .schemas import SCHEMA_DIR
+
+if TYPE_CHECKING:
+    from .app import Route, TrackingApp
+
+_JSON = "application/json"
+_CREDENTIALS = {
+    "apikey": {"type": "string", "description": "Your API key (or send it as `Authorization: Bearer ...`)."},
+    "sessionid": {"type": "string", "description": "A session id, instead of an API key."},
+}
+
+
+def _version() -> str:
+    try:
+        return version("octeth-tracking")
+    except PackageNotFoundError:  # a source checkout that is not installed
+        return "0"
+
+
+def answer_schemas() -> dict[str, Any]:
+    """The ``$defs`` of ``schemas/answers.schema.json``, their references made OpenAPI's."""
+    text = (SCHEMA_DIR / "answers.schema.json").read_text(encoding="utf-8")
+    return json.loads(text.replace('"#/$defs/', '"#/components/schemas/'))["$defs"]  # type: ignore[no-any-return]
+
+
+def _answer(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _failure(description: str, codes: dict[int, str] | None = None) -> dict[str, Any]:
+    if codes:
+        description += " Codes: " + "; ".join(f"{code} {message}" for code, message in sorted(codes.items()))
+    return _answer("errors", description)
+
+
+def _transport(error: type[errors.APIError]) -> dict[int, str]:
+    return {error.code: error.message}
+
+
+def _request_schema(app: TrackingApp, route: Route) -> dict[str, Any]:
+    """The parameters' schema as the app applies it, with the credentials it also reads."""
+    schema: dict[str, Any] = copy.deepcopy(app.schemas[route.schema].schema) if route.schema else {"type": "object"}
+    schema.pop("$id", None)
+    schema.pop("$schema", None)
+    if route.credentials:
+        schema["properties"] = {**_CREDENTIALS, **schema.get("properties", {})}
+    return schema
+
+
+def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, Any]) -> dict[str, Any]:
+    reads = route.credentials or route.schema is not None
+    handler_doc = (route.handler.__doc__ or "").strip().splitlines()
+    operation: dict[str, Any] = {"operationId": f"{route.name}-{method.lower()}",
+                                 "summary": handler_doc[0].replace("``", "`") if handler_doc else route.name, "responses": {}}
+    responses = operation["responses"]
+    if reads and method == "POST":
+        operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": _request_schema(app, route)}}}
+        responses["400"] = _failure("The body is not a JSON object.", {**_transport(errors.InvalidJSON),
+                                                                        **_transport(errors.NotAnObject)})
+        responses["413"] = _failure(f"The body is over {app.max_body_size} bytes.", _transport(errors.BodyTooLarge))
+    elif reads:
+        properties = _request_schema(app, route).get("properties", {})
+        operation["parameters"] = [{"name": name, "in": "query", "required": False, "schema": {"type": "string"},
+                                    "description": sub.get("description", f"`{name}` (names are case-insensitive)")}
+                                   for name, sub in properties.items()]
+    if route.credentials:
+        operation["security"] = [{"bearer": []}, {}]  # {}: the credential may travel in the parameters instead
+        responses["401"] = _failure("No credentials, or unknown, revoked or expired ones.",
+                                    _transport(errors.AuthenticationFailed))
+    if route.schema:
+        responses["422"] = _failure("The parameters break their schema's rules.", app.schemas[route.schema].messages)
+    if route.rate_limit and app.rate_limits.get(route.name):
+        limit = app.rate_limits[route.name]
+        responses["429"] = _failure(f"Over {limit} requests per {app.rate_limit_window:g} s for this user; see Retry-After.",
+                                    _transport(errors.RateLimited))
+    responses["500"] = _failure("A fault of ours, logged.", _transport(errors.InternalError))
+    unavailable = f"{route.name}-503"
+    responses["503"] = (_answer(unavailable, "The store does not answer.") if unavailable in answers
+                        else _failure("The store could not answer in time; nothing was stored.",
+                                      _transport(errors.StoreUnavailable)))
+    ok = _answer(route.name, "Success.")
+    responses["200"] = {"description": "Success, without a body."} if method == "HEAD" else ok
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
+
+
+def document(app: TrackingApp, server: str = "") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``, its paths relative to ``server`` (the mount point)."""
+    answers = answer_schemas()
+    missing = [route.name for route in app.routes.values() if route.name not in answers]
+    if missing:
+        raise LookupError(f"schemas/answers.schema.json has no answer for the routes {missing}")
+    paths = {route.path: {method.lower(): _operation(app, route, method, answers) for method in route.methods}
+             for route in app.routes.values()}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Octeth Event Tracking API (octeth_tracking)",
+            "version": _version(),
+            "description": "Top-level parameter names are case-insensitive and a null value counts as absent. "
+                           "Every error answer is {\"Errors\": [{\"Code\": N, \"Message\": \"...\"}]}.",
+        },
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "servers": [{"url": server or "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": answers,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}},
+        },
+    }
