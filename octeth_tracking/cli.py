@@ -12,13 +12,13 @@ import os
 import sys
 from typing import Sequence
 
-from .commands import Command, accounts
+from .commands import Command, accounts, fields
 from .serving import serve
 from .settings import DEFAULT_PREFIX
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
-COMMAND_MODULES = (accounts,)
+COMMAND_MODULES = (accounts, fields)
 
 
 def commands() -> dict[str, Command]:

@@ -162,6 +162,8 @@ class BodySchema:
             bounds = self._custom.setdefault(name, [math.inf, math.inf])
             bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
         self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"])
+        # The Command that names this endpoint in Octeth's legacy API (/api.php), if the schema gives one.
+        self.command: str | None = self.schema["properties"].get("command", {}).get("const")
 
     def error(self, code: int) -> tuple[int, str]:
         return code, self.messages[code]

@@ -4,7 +4,8 @@ Threading strategy: reads take a connection from a pool shared by the process's 
 (WAL lets them run beside a writer); writes go through the process's one
 :class:`~octeth_tracking.storage.group_commit.Writer`, which commits the events of
 concurrent requests together (see that module). Schema and migrations are sqlite-utils';
-accounts are :class:`~octeth_tracking.storage.accounts.SQLAccounts`, shared with PostgreSQL.
+accounts and custom fields are :class:`~octeth_tracking.storage.accounts.SQLAccounts` and
+:class:`~octeth_tracking.storage.fields.SQLFields`, shared with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlite_utils import Database
 
 from .accounts import SQLAccounts
 from .base import Event, Receipt
+from .fields import SQLFields
 from .group_commit import Writer
 from .sqlite_writes import LINKED_EMAIL, connect
 
@@ -54,8 +56,22 @@ def _migration_1(db: Database) -> None:
     )
 
 
+def _migration_2(db: Database) -> None:
+    """Custom fields and subscribers' values (storage/fields.py)."""
+    db.table("custom_fields").create(
+        {"id": int, "list_id": int, "name": str, "alias": str, "alias_key": str, "unique_identifier": int,
+         "created_at": float}, pk="id", not_null={"list_id", "name", "unique_identifier"},
+    )
+    db.table("custom_fields").create_index(["list_id", "alias_key"], unique=True)
+    db.table("subscriber_fields").create(
+        {"subscriber_id": int, "field_id": int, "value": str, "digest": str}, pk=("subscriber_id", "field_id"),
+        not_null={"value", "digest"},
+    )
+    db.table("subscriber_fields").create_index(["field_id", "digest"])
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -74,7 +90,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLAccounts):
+class SQLiteStore(SQLAccounts, SQLFields):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too.
@@ -149,6 +165,10 @@ class SQLiteStore(SQLAccounts):
     def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:
             return int(conn.execute(sql, params).lastrowid or 0)
+
+    def _read_all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def ping(self) -> bool:
         try:
