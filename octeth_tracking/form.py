@@ -7,7 +7,9 @@ handlers) answers both:
 - brackets nest: ``Properties[url]=/`` is ``{"Properties": {"url": "/"}}``, ``Properties[a][b]=c``
   is ``{"Properties": {"a": {"b": "c"}}}``, and ``[]`` appends to a list (``tags[]=a&tags[]=b``);
 - a later pair replaces an earlier one at the same name, whatever either held (as PHP does, and
-  as the JSON parser does with a repeated key); a name that is not ``name[...]...`` is taken as it is.
+  as the JSON parser does with a repeated key); a name that is not ``name[...]...`` is taken as it is;
+- a body whose ``Content-Type`` is ``application/json`` is JSON, as on the other routes; a
+  ``multipart/form-data`` one is refused (code 73); any other is a form.
 
 Nothing turns text into a number: every parameter that takes a number takes its digits as text
 too (``ListID=3``, ``ID=2006``, ``Properties[conversion-value]=290.50``), in JSON as in a form.
@@ -30,14 +32,20 @@ _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 Node = Union[dict[str, Any], list[Any]]
 
 
-def is_json(environ: WSGIEnvironment) -> bool:
-    """Whether the request says its body is JSON (``/api.php`` reads any other body as a form)."""
-    return str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower() == "application/json"
+def media_type(environ: WSGIEnvironment) -> str:
+    """The request's ``Content-Type`` without its parameters, lower-cased."""
+    return str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
 
 
 def parse_body(environ: WSGIEnvironment, data: bytes) -> dict[str, Any]:
-    """A body of ``/api.php``: JSON if its ``Content-Type`` says so, else a form."""
-    return parse_object(data) if is_json(environ) else parse_form(data)
+    """A body of ``/api.php``: JSON if its ``Content-Type`` says so, else a form; 400 (code 73) for
+    ``multipart/form-data`` (``curl -F``), which is not read: a form is sent url-encoded."""
+    kind = media_type(environ)
+    if kind == "application/json":
+        return parse_object(data)
+    if kind.startswith("multipart/"):
+        raise InvalidForm()
+    return parse_form(data)
 
 
 def parse_form(data: bytes) -> dict[str, Any]:
