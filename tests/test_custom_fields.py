@@ -177,3 +177,6 @@ def test_the_cli_creates_and_lists_fields_and_shows_subscribers(store, account, 
         '"fields":{"CustomField733":"Jane","CustomField734":"c-9"}}]}',
     ]
     assert err == f"octeth-tracking: list {account.list_id} has a field with the alias 'FIRST-NAME' already (aliases compare in any case)\n"
+    with pytest.raises(SystemExit):
+        main(["subscribers", "--list-id", "1", "--limit", "-1", *db])
+    assert "-1 is below 0" in capsys.readouterr().err

@@ -42,6 +42,8 @@ def test_fields_are_created_and_listed_by_id(any_store, list_id):
     pytest.param({"name": "x", "alias": "customField12"}, ValueError, id="alias-reads-as-customfield-id"),
     pytest.param({"name": " "}, ValueError, id="blank-name"),
     pytest.param({"name": "x", "alias": "a" * 256}, ValueError, id="alias-too-long"),
+    pytest.param({"name": "x", "field_id": 0}, ValueError, id="id-0"),
+    pytest.param({"name": "x", "field_id": 10**18}, ValueError, id="id-past-18-digits"),
 ])
 def test_a_field_that_would_be_ambiguous_is_refused(any_store, list_id, kwargs, error):
     any_store.create_custom_field(list_id, "First name", "First-Name", field_id=5)

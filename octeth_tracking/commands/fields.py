@@ -10,6 +10,14 @@ from ..storage import Store
 from . import Command, print_json
 
 
+def _count(text: str) -> int:
+    """An argument that counts something: a whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0")
+    return value
+
+
 def _list_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-id", type=int, required=True)
 
@@ -47,8 +55,8 @@ def _fields(args: argparse.Namespace, store: Store) -> int:
 
 def _subscribers_arguments(parser: argparse.ArgumentParser) -> None:
     _list_id(parser)
-    parser.add_argument("--after", type=int, default=0, metavar="ID", help="only subscribers of a higher id (paging)")
-    parser.add_argument("--limit", type=int, default=100, help="most subscribers printed (default 100)")
+    parser.add_argument("--after", type=_count, default=0, metavar="ID", help="only subscribers of a higher id (paging)")
+    parser.add_argument("--limit", type=_count, default=100, help="most subscribers printed (default 100)")
 
 
 def _subscribers(args: argparse.Namespace, store: Store) -> int:

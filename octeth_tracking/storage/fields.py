@@ -23,6 +23,7 @@ _UPSERT = (
     " ON CONFLICT (subscriber_id, field_id) DO UPDATE SET value = excluded.value, digest = excluded.digest"
 )
 _LONGEST = 255  # characters of a field's name or alias
+_HIGHEST_ID = 10**18 - 1  # what CustomField<ID> can name (as ListID: 18 digits)
 
 
 def write_fields(execute: Callable[[str, tuple[Any, ...]], Any], placeholder: str, list_id: int, email: str,
@@ -42,7 +43,9 @@ def write_fields(execute: Callable[[str, tuple[Any, ...]], Any], placeholder: st
     execute(sql.replace("?", placeholder), tuple(value for row in rows for value in row))
 
 
-def _checked(name: str, alias: str | None) -> None:
+def _checked(name: str, alias: str | None, field_id: int | None) -> None:
+    if field_id is not None and not 1 <= field_id <= _HIGHEST_ID:
+        raise ValueError(f"a custom field's id must be 1 to {_HIGHEST_ID}")
     if not name.strip() or len(name) > _LONGEST:
         raise ValueError(f"a custom field's name must have 1 to {_LONGEST} characters")
     if alias is not None and (not alias.strip() or len(alias) > _LONGEST):
@@ -79,7 +82,7 @@ class SQLFields:
 
     def create_custom_field(self, list_id: int, name: str, alias: str | None = None, *,
                             unique_identifier: bool = False, field_id: int | None = None) -> int:
-        _checked(name, alias)
+        _checked(name, alias, field_id)
         if self._read_one(self._sql("SELECT id FROM lists WHERE id = ?"), (list_id,)) is None:
             raise LookupError(f"no list with id {list_id}")
         key = None if alias is None else self._text_in(fold(alias))
