@@ -4,7 +4,9 @@ Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a mo
 :mod:`~octeth_tracking.endpoints`), request schema, whether it needs credentials, and which
 rate limit it counts against. For every request, :meth:`TrackingApp.dispatch` checks in
 this order: route (404, 405), size (413), body (400), credentials (401), rate limit (429),
-parameters (422), then calls the row's handler. Any :class:`APIError` raised on the way
+parameters (422), then calls the row's handler (``/api.php``'s handler picks the row its
+``Command`` names and runs that row's checks from the rate limit on: :meth:`TrackingApp.answer`).
+Any :class:`APIError` raised on the way
 (and any storage error, as a 503) becomes the JSON answer in ``__call__``, the one place
 that does so.
 """
@@ -17,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
-from .endpoints import Answer, events, health, journal, micro, openapi
+from .endpoints import Answer, events, health, journal, legacy, micro, openapi
 from .journal import Journal
 from .auth import Authenticator, StoreAuthenticator
 from .body import parse_object, read_body
+from .fields import FieldDirectory, NoFields
+from .form import parse_body
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
@@ -59,6 +63,7 @@ class Route:
     :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
     :param credentials: whether it needs an API key or session (401 without).
     :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
+    :param form: its body may be a form (``application/x-www-form-urlencoded``) as well as JSON.
     :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
     """
 
@@ -69,6 +74,7 @@ class Route:
     schema: str | None = None
     credentials: bool = True
     rate_limit: str | None = None
+    form: bool = False
     micro: bool = False
 
 
@@ -78,6 +84,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=False),
+    # Octeth's legacy endpoint: its Command chooses one of the routes above (app.commands).
+    Route("/api.php", ("POST",), legacy.api_php, "api.php", form=True),
     Route("/website_events.rejected", ("GET", "HEAD", "POST"), journal.list_rejected, "rejected",
           schema="website_events.rejected", rate_limit="rejected_rate_limit"),
     Route("/openapi.json", ("GET", "HEAD"), openapi.document, "openapi", credentials=False),
@@ -91,13 +99,15 @@ class TrackingApp:
     """Octeth's Event Tracking API as a WSGI application, free of any mount prefix.
 
     It answers the paths of :data:`ROUTES` (``POST /event``, ``GET|POST
-    /website_events.properties``, ``GET /health``) relative to wherever it is mounted
+    /website_events.properties``, ``GET /health``, ``POST /api.php``) relative to wherever it is mounted
     (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
 
     :param store: where events, the property registry and visitor links live (an
         :class:`~octeth_tracking.storage.EventStore`), and by default the accounts too.
     :param authenticator: checks credentials and list ownership; default: the store's accounts
         (the store must then be an :class:`~octeth_tracking.storage.AccountStore` as well).
+    :param custom_fields: the lists' custom fields (a :class:`~octeth_tracking.fields.FieldDirectory`);
+        default: the store's (none if the store keeps none).
     :param rate_limiter: counts requests per user and endpoint; default: in process memory.
     :param event_rate_limit: requests per window per user to ``/event``; 0 switches it off.
     :param properties_rate_limit: the same for ``website_events.properties``.
@@ -126,6 +136,7 @@ class TrackingApp:
         *,
         store: EventStore,
         authenticator: Authenticator | None = None,
+        custom_fields: FieldDirectory | None = None,
         rate_limiter: RateLimiter | None = None,
         event_rate_limit: int = 5000,
         properties_rate_limit: int = 100,
@@ -148,6 +159,9 @@ class TrackingApp:
                 raise TypeError(f"{type(store).__name__} keeps no accounts: pass an authenticator")
             authenticator = StoreAuthenticator(cast(AccountStore, store), cache_ttl=number["auth_cache_ttl"])
         self.authenticator = authenticator
+        if custom_fields is None:
+            custom_fields = cast(FieldDirectory, store) if hasattr(store, "custom_fields") else NoFields()
+        self.custom_fields = custom_fields
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
         self.micro = micro
         self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES if micro or not route.micro}
@@ -157,6 +171,9 @@ class TrackingApp:
         limits = {name: number[name] for name in (
             "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")}
         self.schemas = {route.schema: BodySchema(route.schema, limits) for route in ROUTES if route.schema}
+        # /api.php's Command -> the route it names; each route's schema gives its Command.
+        self.commands = {self.schemas[route.schema].command: route for route in ROUTES
+                         if route.schema and self.schemas[route.schema].command}
         self.journal = Journal(cast(JournalStore, store), keep=number["journal_size"], window=self.rate_limit_window,
                                anonymous=micro) if hasattr(store, "journal_rejection") else None
 
@@ -192,26 +209,36 @@ class TrackingApp:
         call = Call(environ)
         try:
             if route.credentials or route.schema:
-                call.body = self.parameters(environ, method)
+                call.body = self.parameters(environ, method, form=route.form)
                 # Names are case-insensitive, and a null value counts as absent. ASCII case
                 # only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
                 call.params = {key.lower() if key.isascii() else key: value
                                for key, value in call.body.items() if value is not None}
             if route.credentials:
                 call.user = self.authenticate(environ, call.params)
-                self.limit_rate(route, call.user)
-            if route.schema:
-                call.list_id = self.validate(self.schemas[route.schema], call.user, call.params)
-            return route.handler(self, call)
+            return self.answer(route, call)
         except APIError as error:
             if self.journal is not None:
                 self.journal.record(route, call, error)
             raise
 
-    def parameters(self, environ: WSGIEnvironment, method: str) -> dict[str, Any]:
-        """The body's (POST) or query string's (GET, HEAD) parameters, as sent."""
+    def answer(self, route: Route, call: Call) -> Answer:
+        """The route's checks after credentials (rate limit, parameters), then its handler.
+
+        ``/api.php``'s handler calls it with the route its ``Command`` names.
+        """
+        if route.credentials:
+            self.limit_rate(route, call.user)
+        if route.schema:
+            call.list_id = self.validate(self.schemas[route.schema], call.user, call.params)
+        return route.handler(self, call)
+
+    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False) -> dict[str, Any]:
+        """The body's (POST) or query string's (GET, HEAD) parameters, as sent. ``form``: a
+        body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
         if method == "POST":
-            return parse_object(read_body(environ, self.max_body_size))
+            data = read_body(environ, self.max_body_size)
+            return parse_body(environ, data) if form else parse_object(data)
         return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
     def authenticate(self, environ: WSGIEnvironment, params: dict[str, Any]) -> Hashable:

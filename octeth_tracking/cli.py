@@ -12,13 +12,13 @@ import os
 import sys
 from typing import Sequence
 
-from .commands import Command, accounts, testing
+from .commands import Command, accounts, fields, testing
 from .serving import serve, serve_micro
 from .settings import DEFAULT_PREFIX
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
-COMMAND_MODULES = (accounts, testing)
+COMMAND_MODULES = (accounts, fields, testing)
 
 
 def commands() -> dict[str, Command]:

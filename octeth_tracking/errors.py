@@ -2,8 +2,9 @@
 
 A raised :class:`APIError` is itself a WSGI response (as werkzeug's ``HTTPException``
 is): :meth:`APIError.get_response` gives ``{"Errors": [{"Code": N, "Message": "..."}]}``
-with the error's HTTP status. Codes 1-18 belong to request bodies and are declared,
-with their messages, in ``schemas/``; the codes below belong to the transport.
+with the error's HTTP status. Codes 1-18, 70 and 71 belong to request bodies and are declared,
+with their messages, in ``schemas/``; the codes below belong to the transport (71 again:
+``/api.php`` reads ``Command`` before any schema).
 """
 
 from __future__ import annotations
@@ -83,6 +84,31 @@ class NotAnObject(APIError):
     status = 400
     code = 21
     message = "Request body must be a JSON object."
+
+
+class InvalidForm(APIError):
+    """A form body (``/api.php``) that is not UTF-8 once its percent-escapes are decoded."""
+
+    status = 400
+    code = 73
+    message = "Request body is not a valid form."
+
+
+class InvalidCommand(APIError):
+    """``/api.php``: a ``Command`` that names no endpoint (the same code as a ``Command`` that
+    names another endpoint on an ``/api/v1`` route, which the schemas give)."""
+
+    status = 422
+    code = 71
+    message = "Invalid Command parameter."
+
+
+class MissingCommand(APIError):
+    """``/api.php`` without a ``Command`` (or with an empty one): it names the endpoint."""
+
+    status = 422
+    code = 72
+    message = "Missing Command parameter."
 
 
 class NotFound(APIError):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .app import Route, TrackingApp
 
 _JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
 _CREDENTIALS = {
     "apikey": {"type": "string", "description": "Your API key (or send it as `Authorization: Bearer ...`)."},
     "sessionid": {"type": "string", "description": "A session id, instead of an API key."},
@@ -62,7 +63,21 @@ def _request_schema(app: TrackingApp, route: Route) -> dict[str, Any]:
     schema.pop("$schema", None)
     if route.credentials:
         schema["properties"] = {**_CREDENTIALS, **schema.get("properties", {})}
+    if route.form:
+        schema["properties"]["command"] = {"enum": sorted(name for name in app.commands if name), "description": "The endpoint that answers."}
     return schema
+
+
+def _parameter_codes(app: TrackingApp, route: Route) -> dict[int, str]:
+    """The 422 codes a route answers: its schema's; a form route's, those of every route a Command names."""
+    if route.schema:
+        return dict(app.schemas[route.schema].messages)
+    if not route.form:
+        return {}
+    codes = {**_transport(errors.InvalidCommand), **_transport(errors.MissingCommand)}
+    for named in app.commands.values():
+        codes.update(_parameter_codes(app, named))
+    return codes
 
 
 def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, Any]) -> dict[str, Any]:
@@ -72,9 +87,13 @@ def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, A
                                  "summary": handler_doc[0].replace("``", "`") if handler_doc else route.name, "responses": {}}
     responses = operation["responses"]
     if reads and method == "POST":
-        operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": _request_schema(app, route)}}}
-        responses["400"] = _failure("The body is not a JSON object.", {**_transport(errors.InvalidJSON),
-                                                                        **_transport(errors.NotAnObject)})
+        schema = _request_schema(app, route)
+        operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": schema}}}
+        bad_body = {**_transport(errors.InvalidJSON), **_transport(errors.NotAnObject)}
+        if route.form:  # /api.php: a form too, its Command naming the route that answers
+            operation["requestBody"]["content"][_FORM] = {"schema": schema}
+            bad_body.update(_transport(errors.InvalidForm))
+        responses["400"] = _failure("The body is not a JSON object (or a form, where one is taken).", bad_body)
         responses["413"] = _failure(f"The body is over {app.max_body_size} bytes.", _transport(errors.BodyTooLarge))
     elif reads:
         properties = _request_schema(app, route).get("properties", {})
@@ -85,8 +104,9 @@ def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, A
         operation["security"] = [{"bearer": []}, {}]  # {}: the credential may travel in the parameters instead
         responses["401"] = _failure("No credentials, or unknown, revoked or expired ones.",
                                     _transport(errors.AuthenticationFailed))
-    if route.schema:
-        responses["422"] = _failure("The parameters break their schema's rules.", app.schemas[route.schema].messages)
+    codes = _parameter_codes(app, route)
+    if codes:
+        responses["422"] = _failure("The parameters break their schema's rules.", codes)
     if route.rate_limit and app.rate_limits.get(route.name):
         limit = app.rate_limits[route.name]
         responses["429"] = _failure(f"Over {limit} requests per {app.rate_limit_window:g} s for this user; see Retry-After.",

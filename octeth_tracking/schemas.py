@@ -165,6 +165,8 @@ class BodySchema:
             bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
         # (0, ""): a body that names no list never earns it.
         self.unknown_list = self.error(self.schema["x-octeth-unknown-list-code"]) if list_id else (0, "")
+        # The Command that names this endpoint in Octeth's legacy API (/api.php), if the schema gives one.
+        self.command: str | None = self.schema["properties"].get("command", {}).get("const")
 
     def error(self, code: int) -> tuple[int, str]:
         return code, self.messages[code]

@@ -18,6 +18,7 @@ import urllib.request
 from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import django
 import pytest
@@ -269,3 +270,22 @@ def test_under_asgi_too(site: DjangoSite) -> None:
     assert response.status_code == 200 and response.json()["external_id"] == "v"
     missing = asyncio.run(AsyncClient().post("/api/v1/nope", b"{}", content_type="application/json"))
     assert missing.status_code == 404 and missing.content == b'{"Errors":[{"Code":22,"Message":"Not found."}]}'
+
+
+class OneField:
+    """A site's custom fields, as ``OCTETH_TRACKING_CUSTOM_FIELDS`` names them: a class built with no arguments."""
+
+    def custom_fields(self, list_id: int) -> list[Any]:
+        from octeth_tracking.fields import CustomField
+
+        return [CustomField(5, list_id, "First name", "First-Name")]
+
+
+def test_custom_fields_come_from_the_setting_and_api_php_from_the_root_pattern(settings: Any, tmp_path: Path) -> None:
+    site = DjangoSite(settings=settings, tmp_path=tmp_path, custom_fields=f"{__name__}.OneField")
+    alice = site.account("alice")
+    body = {"Command": "event.track", "APIKey": alice.api_key, "ListID": str(alice.list_id), "Event": "identify",
+            "Email": "jo@example.com", "IdentifyProperties[first-name]": "Jo"}
+    response = site.client.post("/api.php", urlencode(body), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.json()["identify_event_sent"] is True
+    assert [s.fields for s in get_app().store.subscribers(alice.list_id)] == [{5: "Jo"}]

@@ -18,15 +18,18 @@ from conftest import make_account
 from octeth_tracking import create_app
 from octeth_tracking.app import ROUTES
 
-EVENT, PROPERTIES = "/event", "/website_events.properties"
+EVENT, PROPERTIES, API_PHP = "/event", "/website_events.properties", "/api.php"
 CREDENTIALS = ("body-apikey", "body-session", "bearer")
 NO_SUCH_LIST = 987654
-TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions")
+TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions",
+          "custom_fields", "subscriber_fields")
 
-# (path, method, how the credential travels, the 422 code of an unknown list)
+# (path, method, how the credential travels, the 422 code of an unknown list, /api.php's Command)
 CASES = [
-    pytest.param(path, method, way, code, id=f"{path[1:]}-{method}-{way}")
-    for path, method, code in [(EVENT, "POST", 4), (PROPERTIES, "POST", 3), (PROPERTIES, "GET", 3), (PROPERTIES, "HEAD", 3)]
+    pytest.param(path, method, way, code, command, id=f"{path[1:]}-{method}-{way}" + (f"-{command}" if command else ""))
+    for path, method, code, command in [
+        (EVENT, "POST", 4, None), (PROPERTIES, "POST", 3, None), (PROPERTIES, "GET", 3, None), (PROPERTIES, "HEAD", 3, None),
+        (API_PHP, "POST", 4, "event.track"), (API_PHP, "POST", 3, "website_events.properties")]
     for way in CREDENTIALS
 ]
 
@@ -55,16 +58,22 @@ def test_table_covers_every_route_method_and_credential():
     assert {route.path for route in ROUTES if not route.credentials} == UNAUTHENTICATED
 
 
-def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int) -> TestResponse:
+def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int,
+         command: str | None = None) -> TestResponse:
     params: dict[str, Any] = {"ListID": list_id}
-    if path == EVENT:
-        params.update(Event="pageView", ID="visitor-1", Properties={"probe": 1})
+    if path == EVENT or command == "event.track":
+        params.update(Event="identify", Email="probe@example.com", ID="visitor-1", Properties={"probe": 1},
+                      IdentifyProperties={"CustomField1": "x"})
     headers = {}
     if way == "bearer":
         headers["Authorization"] = f"Bearer {secret}"
     else:
         params["APIKey" if way == "body-apikey" else "SessionID"] = secret
     url = "/api/v1" + path
+    if command is not None:  # a form, as Octeth's legacy clients send
+        form = {"Command": command, **{k: v for k, v in params.items() if not isinstance(v, dict)}}
+        form.update({f"{k}[{name}]": inner for k, v in params.items() if isinstance(v, dict) for name, inner in v.items()})
+        return client.post(url, data={k: str(v) for k, v in form.items()}, headers=headers)
     if method == "POST":
         return client.post(url, json=params, headers=headers)
     return client.open(url + "?" + urlencode(params), method=method, headers=headers)
@@ -79,17 +88,18 @@ def footprint(path: str, store: Any, list_ids: list[int]) -> tuple[Any, ...]:
     return counts + tuple(repr(store.properties(list_id)) for list_id in list_ids)
 
 
-@pytest.mark.parametrize("path, method, way, code", CASES)
-def test_another_users_list_is_indistinguishable_from_none(store, path, method, way, code):
+@pytest.mark.parametrize("path, method, way, code, command", CASES)
+def test_another_users_list_is_indistinguishable_from_none(store, path, method, way, code, command):
     alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    store.create_custom_field(bob.list_id, "Bob's field", field_id=1)  # a field of bob's list: alice's CustomField1 must not reach it
     client = Client(create_app(store=store))
     # Bob's list holds data: a leak would show it, a write would change it.
     assert call(client, EVENT, "POST", "body-apikey", bob.api_key, bob.list_id).status_code == 200
     secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
 
     before = footprint(store.path, store, [alice.list_id, bob.list_id])
-    on_bobs = call(client, path, method, way, secret, bob.list_id)
-    on_none = call(client, path, method, way, secret, NO_SUCH_LIST)
+    on_bobs = call(client, path, method, way, secret, bob.list_id, command)
+    on_none = call(client, path, method, way, secret, NO_SUCH_LIST, command)
     after = footprint(store.path, store, [alice.list_id, bob.list_id])
 
     reliability.count("tenant_cases")
@@ -101,7 +111,7 @@ def test_another_users_list_is_indistinguishable_from_none(store, path, method, 
         assert [error["Code"] for error in on_bobs.get_json()["Errors"]] == [code]
     assert after == before
     # The same credential on Alice's own list works: the refusal above is about the list, not the credential.
-    assert call(client, path, method, way, secret, alice.list_id).status_code == 200
+    assert call(client, path, method, way, secret, alice.list_id, command).status_code == 200
 
 
 @pytest.mark.parametrize("path, method, way", OWN_ONLY)

@@ -1,4 +1,4 @@
-"""The site's own accounts: users with an API key (its SHA-256 digest only) and their lists."""
+"""The site's own accounts: users with an API key (its SHA-256 digest only), their lists, and the lists' custom fields."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ import sqlite3
 from contextlib import closing
 from typing import Hashable
 
+from octeth_tracking.fields import CustomField
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, api_key_digest TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS lists (
     id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users (id), name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fields (
+    id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL REFERENCES lists (id), label TEXT NOT NULL,
+    merge_tag TEXT, is_key INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -72,3 +78,28 @@ class SiteAuthenticator:
         with connect(self.path) as conn:
             row = conn.execute("SELECT 1 FROM lists WHERE id = ? AND owner_id = ?", (list_id, user_id)).fetchone()
         return row is not None
+
+
+def create_field(path: str, list_id: int, label: str, merge_tag: str | None, is_key: bool) -> int | None:
+    """The new field's id, or ``None`` if there is no such list."""
+    with connect(path) as conn, conn:
+        if conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
+            return None
+        return conn.execute("INSERT INTO fields (list_id, label, merge_tag, is_key) VALUES (?, ?, ?, ?)",
+                            (list_id, label, merge_tag, is_key)).lastrowid
+
+
+class SiteFields:
+    """The tracking API's view of this site's custom fields (a ``FieldDirectory``): its own ``fields`` table.
+
+    :param path: the site's SQLite database.
+    """
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+
+    def custom_fields(self, list_id: int) -> list[CustomField]:
+        with connect(self.path) as conn:
+            rows = conn.execute("SELECT id, label, merge_tag, is_key FROM fields WHERE list_id = ? ORDER BY id",
+                                (list_id,)).fetchall()
+        return [CustomField(id_, list_id, label, merge_tag, bool(is_key)) for id_, label, merge_tag, is_key in rows]

@@ -10,9 +10,13 @@ returns the answer as an ``HttpResponse``, byte for byte; the view is exempt fro
 
 Settings follow the one rule of :mod:`octeth_tracking.config`: the argument ``max_body_size``
 is the setting ``OCTETH_TRACKING_MAX_BODY_SIZE``. ``OCTETH_TRACKING_DB`` names the event store;
-the object arguments ``authenticator`` and ``rate_limiter`` are the settings
-``OCTETH_TRACKING_AUTHENTICATOR`` and ``OCTETH_TRACKING_RATE_LIMITER``, each a dotted path to a
-class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+the object arguments ``authenticator``, ``custom_fields`` and ``rate_limiter`` are the settings
+``OCTETH_TRACKING_AUTHENTICATOR``, ``OCTETH_TRACKING_CUSTOM_FIELDS`` and ``OCTETH_TRACKING_RATE_LIMITER``,
+each a dotted path to a class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+
+Octeth's legacy ``POST /api.php`` at the site's root is one more line, the same view::
+
+    path("api.php", tracking_view, {"path": "api.php"}),
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from ..errors import InternalError
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-OBJECT_SETTINGS = ("authenticator", "rate_limiter", "store")
+OBJECT_SETTINGS = ("authenticator", "custom_fields", "rate_limiter", "store")
 
 # Session keys of every built-in backend (signed_cookies included) use only these characters;
 # anything else never reaches the session store (PostgreSQL refuses NUL, for one).

@@ -14,7 +14,7 @@ class SQLAccounts(SQLStatements):
     """:class:`~octeth_tracking.storage.base.AccountStore` and the account half of ``StoreAdmin``."""
 
     # What delete_all_events forgets beside the events: what was tracked, not the accounts.
-    tracked_tables = ("event_properties", "event_types", "visitor_links", "subscribers")
+    tracked_tables = ("event_properties", "event_types", "visitor_links", "subscriber_fields", "subscribers")
 
     def _require_user(self, user_id: int) -> None:
         if self._read_one(self._sql("SELECT id FROM users WHERE id = ?"), (user_id,)) is None:

@@ -19,10 +19,16 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 if TYPE_CHECKING:
     from .journal import Rejection
 
+from ..fields import CustomField, Subscriber
+
 
 @dataclass(frozen=True)
 class Event:
-    """One event to record. ``email`` is already normalised (see ``schemas.normalize_email``)."""
+    """One event to record. ``email`` is already normalised (see ``schemas.normalize_email``).
+
+    ``fields`` (custom field id to value) are written to the subscriber of ``email`` with the
+    event, in its transaction: an identify's ``IdentifyProperties`` and unique identifier.
+    """
 
     list_id: int
     uuid: str
@@ -30,6 +36,7 @@ class Event:
     event: str
     email: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    fields: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,11 @@ class StorageUnavailable(StorageError):
 def sends_identify(event: Event, linked_email: str | None) -> bool:
     """Whether ``event`` is, or is followed by, an identify event: the rule of every store.
 
-    ``identify`` always is; any other event is when it carries an email that the visitor
+    ``identify`` is, with an email (one without, whose email hash matched nobody, is stored
+    but identifies nobody); any other event is when it carries an email that the visitor
     (``linked_email``: whom they are linked to in the event's list now) is not linked to.
     """
-    return event.event == "identify" or (event.email is not None and linked_email != event.email)
+    return event.email is not None and (event.event == "identify" or linked_email != event.email)
 
 
 class EventStore(Protocol):
@@ -82,6 +90,11 @@ class EventStore(Protocol):
 
     def subscriber_email(self, list_id: int, external_id: str) -> str | None:
         """The email of the subscriber that the visitor is linked to in that list."""
+        ...
+
+    def subscribers_identified_by(self, list_id: int, field_id: int, digest: str) -> list[str]:
+        """The emails of the list's subscribers whose field ``field_id`` holds a value of that
+        :func:`~octeth_tracking.fields.identifier_digest` (at most two: one is a match, two are ambiguous)."""
         ...
 
     def ping(self) -> bool:
@@ -123,6 +136,21 @@ class StoreAdmin(Protocol):
         """Forget every event, subscriber, visitor link and registry entry; accounts stay (a
         micro server's reset). How many events were deleted."""
         ...
+
+    def create_custom_field(self, list_id: int, name: str, alias: str | None = None, *,
+                            unique_identifier: bool = False, field_id: int | None = None) -> int:
+        """A new custom field of the list (of id ``field_id`` if given); ``LookupError`` if there is
+        no such list, ``ValueError`` for an id or alias taken (aliases compare in any case) or malformed."""
+        ...
+
+    def custom_fields(self, list_id: int) -> Sequence[CustomField]:
+        """The list's custom fields, by id (the default :class:`~octeth_tracking.fields.FieldDirectory`)."""
+        ...
+
+    def subscribers(self, list_id: int, *, after: int = 0, limit: int = 100) -> list[Subscriber]:
+        """The list's subscribers of id above ``after``, by id, at most ``limit``, with their field values."""
+        ...
+
 
 
 class JournalStore(Protocol):

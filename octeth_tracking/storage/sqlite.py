@@ -4,7 +4,8 @@ Threading strategy: reads take a connection from a pool shared by the process's 
 (WAL lets them run beside a writer); writes go through the process's one
 :class:`~octeth_tracking.storage.group_commit.Writer`, which commits the events of
 concurrent requests together (see that module). Schema and migrations are sqlite-utils';
-accounts are :class:`~octeth_tracking.storage.accounts.SQLAccounts`, shared with PostgreSQL.
+accounts and custom fields are :class:`~octeth_tracking.storage.accounts.SQLAccounts` and
+:class:`~octeth_tracking.storage.fields.SQLFields`, shared with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlite_utils import Database
 from .accounts import SQLAccounts
 from .journal import SQLJournal
 from .base import Event, Receipt
+from .fields import SQLFields
 from .group_commit import Writer
 from .sqlite_writes import LINKED_EMAIL, connect
 
@@ -56,7 +58,21 @@ def _migration_1(db: Database) -> None:
     )
 
 
-def _migration_journal(db: Database) -> None:
+def _migration_2(db: Database) -> None:
+    """Custom fields and subscribers' values (storage/fields.py)."""
+    db.table("custom_fields").create(
+        {"id": int, "list_id": int, "name": str, "alias": str, "alias_key": str, "unique_identifier": int,
+         "created_at": float}, pk="id", not_null={"list_id", "name", "unique_identifier"},
+    )
+    db.table("custom_fields").create_index(["list_id", "alias_key"], unique=True)
+    db.table("subscriber_fields").create(
+        {"subscriber_id": int, "field_id": int, "value": str, "digest": str}, pk=("subscriber_id", "field_id"),
+        not_null={"value", "digest"},
+    )
+    db.table("subscriber_fields").create_index(["field_id", "digest"])
+
+
+def _migration_3(db: Database) -> None:
     """The journal of rejected requests (storage/journal.py)."""
     db.table("rejected_requests").create(
         {"id": int, "user_id": str, "at": float, "route": str, "status": int, "errors": str, "body": str}, pk="id"
@@ -65,7 +81,7 @@ def _migration_journal(db: Database) -> None:
 
 
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_journal]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -84,7 +100,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLAccounts, SQLJournal):
+class SQLiteStore(SQLAccounts, SQLFields, SQLJournal):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
