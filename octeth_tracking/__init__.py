@@ -4,6 +4,7 @@ from .app import ROUTES, Route, TrackingApp
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .config import create_app
 from .errors import APIError
+from .fields import CustomField, FieldDirectory
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .storage import (
     AccountStore, Event, EventStore, Receipt, SQLiteStore, StorageError, StorageUnavailable, Store, StoreAdmin,
@@ -14,8 +15,10 @@ __all__ = [
     "APIError",
     "AccountStore",
     "Authenticator",
+    "CustomField",
     "Event",
     "EventStore",
+    "FieldDirectory",
     "MemoryRateLimiter",
     "ROUTES",
     "RateLimiter",

@@ -6,8 +6,11 @@ Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a mo
 request, :meth:`TrackingApp.dispatch` checks in this order: route (404, 405), size (413),
 body (400), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
 handler; an ``OPTIONS`` on a row that lists it is a CORS preflight (:mod:`~octeth_tracking.cors`).
-Any :class:`APIError` raised on the way (and any storage error, as a 503) becomes the JSON
-answer in ``__call__``, the one place that does so, and the one that adds the CORS headers.
+``/api.php``'s handler picks the row its ``Command`` names and runs that row's checks from the
+rate limit on (:meth:`TrackingApp.answer`). A refusal once the caller is known joins the
+journal (:mod:`~octeth_tracking.journal`). Any :class:`APIError` raised on the way (and any
+storage error, as a 503) becomes the JSON answer in ``__call__``, the one place that does so,
+and the one that adds the CORS headers.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, ca
 from urllib.parse import parse_qsl
 
 from . import cors
-from .endpoints import Answer, events, health, script
+from .endpoints import Answer, events, health, journal, legacy, micro, openapi, script
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .body import parse_object, read_body
 from .credentials import SECRET, TRACKER, Credential
+from .fields import FieldDirectory, NoFields
+from .form import parse_body
+from .journal import Journal
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
@@ -30,7 +36,7 @@ from .errors import (
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .schemas import BodySchema
 from .settings import checked_arguments
-from .storage import AccountStore, EventStore, StorageError, TrackerKey
+from .storage import AccountStore, EventStore, JournalStore, StorageError, TrackerKey
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -45,6 +51,7 @@ class Call:
 
     environ: WSGIEnvironment
     route: Route | None = None  # once the path is found
+    body: dict[str, Any] = field(default_factory=dict)  # the parameters as sent
     params: dict[str, Any] = field(default_factory=dict)  # top-level names lower-cased, nulls dropped
     credential: Credential | None = None  # the kind the request presented, once it is being checked
     user: Hashable | None = None  # the user, once a secret credential is checked
@@ -65,6 +72,8 @@ class Route:
     :param credentials: the kinds of credential it accepts, in the order they are looked for
         (401 without any); none: open to all.
     :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
+    :param form: its body may be a form (``application/x-www-form-urlencoded``) as well as JSON.
+    :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
 
     ``OPTIONS`` among the methods makes it answer CORS preflights, for tracker keys.
     """
@@ -76,6 +85,8 @@ class Route:
     schema: str | None = None
     credentials: tuple[Credential, ...] = (SECRET,)
     rate_limit: str | None = None
+    form: bool = False
+    micro: bool = False
 
 
 ROUTES: tuple[Route, ...] = (
@@ -85,6 +96,14 @@ ROUTES: tuple[Route, ...] = (
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=()),
     Route("/tracker.js", ("GET", "HEAD"), script.tracker_js, "tracker.js", credentials=()),
+    # Octeth's legacy endpoint: its Command chooses one of the routes above (app.commands).
+    Route("/api.php", ("POST",), legacy.api_php, "api.php", form=True),
+    Route("/website_events.rejected", ("GET", "HEAD", "POST"), journal.list_rejected, "rejected",
+          schema="website_events.rejected", rate_limit="rejected_rate_limit"),
+    Route("/openapi.json", ("GET", "HEAD"), openapi.document, "openapi", credentials=()),
+    Route("/micro/all", ("GET", "HEAD"), micro.counts, "micro-all", credentials=(), micro=True),
+    Route("/micro/bad", ("GET", "HEAD"), micro.bad, "micro-bad", credentials=(), micro=True),
+    Route("/micro/reset", ("GET", "POST"), micro.reset, "micro-reset", credentials=(), micro=True),
 )
 
 
@@ -92,14 +111,16 @@ class TrackingApp:
     """Octeth's Event Tracking API as a WSGI application, free of any mount prefix.
 
     It answers the paths of :data:`ROUTES` (``POST /event``, ``GET|POST
-    /website_events.properties``, ``GET /health``, ``GET /tracker.js``) relative to wherever it
-    is mounted (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
+    /website_events.properties``, ``GET /health``, ``GET /tracker.js``, ``POST /api.php``, ...)
+    relative to wherever it is mounted (``SCRIPT_NAME``). ``create_app()`` builds one from settings.
 
     :param store: where events, the property registry and visitor links live (an
         :class:`~octeth_tracking.storage.EventStore`), and by default the accounts too.
     :param authenticator: checks credentials and list ownership, and tracker keys if it has
         ``tracker_key`` (:class:`~octeth_tracking.auth.TrackerKeyLookup`); default: the store's
         accounts (the store must then be an :class:`~octeth_tracking.storage.AccountStore` as well).
+    :param custom_fields: the lists' custom fields (a :class:`~octeth_tracking.fields.FieldDirectory`);
+        default: the store's (none if the store keeps none).
     :param rate_limiter: counts requests per user and endpoint; default: in process memory.
     :param event_rate_limit: requests per window per user to ``/event``; 0 switches it off.
     :param properties_rate_limit: the same for ``website_events.properties``.
@@ -114,6 +135,10 @@ class TrackingApp:
     :param max_property_name_length: longest property name; ``None``: schema's (255).
     :param max_properties_depth: deepest nesting in ``Properties``; ``None``: schema's (8).
     :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
+    :param journal_size: rejected requests kept per user (see :mod:`octeth_tracking.journal`); 0 keeps none.
+    :param rejected_rate_limit: requests per window per user to ``website_events.rejected``.
+    :param micro: a micro server for test suites: its ``/micro/*`` routes, and a journal that
+        keeps what no known caller sent too (a 401, say).
 
     Usage::
 
@@ -126,6 +151,7 @@ class TrackingApp:
         *,
         store: EventStore,
         authenticator: Authenticator | None = None,
+        custom_fields: FieldDirectory | None = None,
         rate_limiter: RateLimiter | None = None,
         event_rate_limit: int = 5000,
         properties_rate_limit: int = 100,
@@ -139,6 +165,9 @@ class TrackingApp:
         max_property_name_length: int | None = None,
         max_properties_depth: int | None = None,
         max_string_length: int | None = None,
+        journal_size: int = 100,
+        rejected_rate_limit: int = 100,
+        micro: bool = False,
     ) -> None:
         number = checked_arguments(locals())
         self.store = store
@@ -148,8 +177,12 @@ class TrackingApp:
             authenticator = StoreAuthenticator(cast(AccountStore, store), cache_ttl=number["auth_cache_ttl"])
         self.authenticator = authenticator
         self.tracker_keys = authenticator if isinstance(authenticator, TrackerKeyLookup) else None
+        if custom_fields is None:
+            custom_fields = cast(FieldDirectory, store) if hasattr(store, "custom_fields") else NoFields()
+        self.custom_fields = custom_fields
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
-        self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES}
+        self.micro = micro
+        self.routes: Mapping[str, Route] = {route.path: route for route in ROUTES if micro or not route.micro}
         self.rate_limits = {route.name: number[route.rate_limit] for route in ROUTES if route.rate_limit}
         self.tracker_rate_limit = number["tracker_rate_limit"]
         self.tracker_visitor_rate_limit = number["tracker_visitor_rate_limit"]
@@ -158,6 +191,11 @@ class TrackingApp:
         limits = {name: number[name] for name in (
             "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")}
         self.schemas = {route.schema: BodySchema(route.schema, limits) for route in ROUTES if route.schema}
+        # /api.php's Command -> the route it names; each route's schema gives its Command.
+        self.commands = {self.schemas[route.schema].command: route for route in ROUTES
+                         if route.schema and self.schemas[route.schema].command}
+        self.journal = Journal(cast(JournalStore, store), keep=number["journal_size"], window=self.rate_limit_window,
+                               anonymous=micro) if hasattr(store, "journal_rejection") else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -195,26 +233,39 @@ class TrackingApp:
             raise MethodNotAllowed(route.methods)
         if method == "OPTIONS":
             return cors.preflight(self, call)
-        if route.credentials or route.schema:
-            call.params = self.parameters(environ, method)
+        try:
+            if route.credentials or route.schema:
+                call.body = self.parameters(environ, method, form=route.form)
+                # Names are case-insensitive, and a null value counts as absent. ASCII case
+                # only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
+                call.params = {key.lower() if key.isascii() else key: value
+                               for key, value in call.body.items() if value is not None}
+            if route.credentials:
+                self.authenticate(route, call)
+            return self.answer(route, call)
+        except APIError as error:
+            if self.journal is not None:
+                self.journal.record(route, call, error)
+            raise
+
+    def answer(self, route: Route, call: Call) -> Answer:
+        """The route's checks after credentials (rate limit, parameters), then its handler.
+
+        ``/api.php``'s handler calls it with the route its ``Command`` names.
+        """
         if route.credentials:
-            self.authenticate(route, call)
             self.limit_rate(route, call)
         if route.schema:
             call.list_id = self.validate(self.schemas[route.schema], call)
         return route.handler(self, call)
 
-    def parameters(self, environ: WSGIEnvironment, method: str) -> dict[str, Any]:
-        """The body's (POST) or query string's (GET, HEAD) top-level parameters.
-
-        Names are case-insensitive, and a null value counts as absent. ASCII case only:
-        Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
-        """
+    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False) -> dict[str, Any]:
+        """The body's (POST) or query string's (GET, HEAD) parameters, as sent. ``form``: a
+        body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
         if method == "POST":
-            body = parse_object(read_body(environ, self.max_body_size))
-        else:
-            body = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        return {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
+            data = read_body(environ, self.max_body_size)
+            return parse_body(environ, data) if form else parse_object(data)
+        return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
     def authenticate(self, route: Route, call: Call) -> None:
         """The caller, by the first kind of credential of the route's that the request presents."""

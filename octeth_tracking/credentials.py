@@ -112,13 +112,14 @@ class TrackerCredential:
         tracker = self.find(app, self.key(call))
         if tracker is None:
             raise AuthenticationFailed()
+        call.tracker = tracker  # known, if refused below: its list's owner sees the refusal (the journal)
         origin = call.environ.get("HTTP_ORIGIN")
         if origin is None:
             if not tracker.server_side:
                 raise OriginRequired()
         elif not origins.allowed(tracker.origins, origin):
             raise OriginNotAllowed()
-        call.tracker, call.cors_origin = tracker, origin
+        call.cors_origin = origin
 
     def rate_limits(self, app: TrackingApp, route: Route, call: Call) -> tuple[tuple[str, int], ...]:
         # The visitor first: a visitor over their limit spends nothing of the key's. The ID is the

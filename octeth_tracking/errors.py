@@ -2,12 +2,14 @@
 
 A raised :class:`APIError` is itself a WSGI response (as werkzeug's ``HTTPException``
 is): :meth:`APIError.get_response` gives ``{"Errors": [{"Code": N, "Message": "..."}]}``
-with the error's HTTP status. Codes 1-18 belong to request bodies and are declared,
-with their messages, in ``schemas/``; the codes below belong to the transport.
+with the error's HTTP status. Codes 1-18, 70 and 71 belong to request bodies and are declared,
+with their messages, in ``schemas/``; the codes below belong to the transport (71 again:
+``/api.php`` reads ``Command`` before any schema).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Iterable
 
@@ -20,7 +22,10 @@ if TYPE_CHECKING:
 
 def json_body(obj: object) -> bytes:
     """Every JSON answer of the API is written by this one function: compact, UTF-8."""
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # an integer past 64 bits (the OpenAPI document's bounds): the json module writes it
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class APIError(Exception):
@@ -79,6 +84,31 @@ class NotAnObject(APIError):
     status = 400
     code = 21
     message = "Request body must be a JSON object."
+
+
+class InvalidForm(APIError):
+    """A form body (``/api.php``) that is not UTF-8 once its percent-escapes are decoded."""
+
+    status = 400
+    code = 73
+    message = "Request body is not a valid form."
+
+
+class InvalidCommand(APIError):
+    """``/api.php``: a ``Command`` that names no endpoint (the same code as a ``Command`` that
+    names another endpoint on an ``/api/v1`` route, which the schemas give)."""
+
+    status = 422
+    code = 71
+    message = "Invalid Command parameter."
+
+
+class MissingCommand(APIError):
+    """``/api.php`` without a ``Command`` (or with an empty one): it names the endpoint."""
+
+    status = 422
+    code = 72
+    message = "Missing Command parameter."
 
 
 class NotFound(APIError):

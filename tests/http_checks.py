@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlencode
 
 import pytest
 
@@ -22,6 +23,7 @@ from octeth_tracking.errors import json_body
 PREFIX = "/api/v1"
 UUID = "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc"
 JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 ORIGIN = "https://shop.example"  # the site on every account's tracker key
@@ -59,6 +61,7 @@ class Request:
     path: str | Callable[[Account, Account], str]
     body: Any = b""  # bytes as they are; anything else is sent as JSON
     headers: Mapping[str, str] | Callable[[Account, Account], Mapping[str, str]] = field(default_factory=lambda: JSON)
+    prefix: str = PREFIX  # "" for the site's root (Octeth's legacy /api.php)
 
 
 @dataclass
@@ -82,7 +85,8 @@ def _bytes(body: Any) -> bytes:
 
 def _send(site: Site, request: Request, alice: Account, bob: Account) -> Answer:
     body = _bytes(_fill(request.body, alice, bob))
-    return site.send(request.method, PREFIX + _fill(request.path, alice, bob), body, _fill(request.headers, alice, bob))
+    return site.send(request.method, request.prefix + _fill(request.path, alice, bob), body,
+                     _fill(request.headers, alice, bob))
 
 
 def check(site: Site, case: Case) -> None:
@@ -145,6 +149,21 @@ def tracker_path(path: str = "/event") -> Callable[[Account, Account], str]:
 PAGE = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN}
 READABLE = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
 SCRIPT = (Path(__file__).parent.parent / "octeth_tracking" / "static" / "tracker.js").read_bytes()
+def form(command: str | None, **fields: Any) -> Template:
+    """A form body for ``/api.php`` with alice's key and list, then ``fields`` (pairs already in bracket notation)."""
+    def body(alice: Account, bob: Account) -> bytes:
+        base = {"Command": command, "APIKey": alice.api_key, "ListID": str(alice.list_id)}
+        pairs = {k: v(alice, bob) if callable(v) else v for k, v in {**base, **fields}.items() if v is not None}
+        return urlencode(pairs).encode()
+    return body
+
+
+def api_php(body: Template, status: int, expected: Any, root: bool = False, **headers: str) -> Case:
+    return Case(Request("POST", "/api.php", body, {**FORM, **headers}, prefix="" if root else PREFIX), status, expected)
+
+
+IDENTIFY_FORM = {"Event": "identify", "Email": "jane@example.com", "ID": "visitor-1", "UUID": UUID,
+                 "IdentifyProperties[First-Name]": "Jane", "IdentifyProperties[CustomField734]": "Gold"}
 
 
 def own_list(alice: Account, bob: Account) -> dict[str, Any]:
@@ -252,4 +271,29 @@ CASES = [
     pytest.param(Case(Request("GET", "/tracker.js", b"", {}), 200, SCRIPT, {
         "ETag": f'"{hashlib.sha256(SCRIPT).hexdigest()[:20]}"', "Cache-Control": "public, max-age=3600",
         "Vary": "Accept-Encoding"}, content_type="text/javascript; charset=utf-8"), id="tracker-script"),
+    # Command on the /api/v1 routes: optional, and if present it names the route.
+    pytest.param(Case(Request("POST", "/event", event(Command="event.track")), 200, success()), id="event-command"),
+    pytest.param(Case(Request("POST", "/event", event(Command="website_events.properties")), 422,
+                      errors((71, "Invalid Command parameter."))), id="event-command-mismatch"),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify", Email="a@example.com", IdentifyProperties=["x"])),
+                      422, errors((70, "Invalid IdentifyProperties parameter."))), id="identify-properties-not-an-object"),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify", ID="ab" * 32)), 200, success("ab" * 32)),
+                 id="identify-by-an-email-hash-that-matches-nobody"),
+    # POST /api.php: form bodies, answered as the JSON routes answer; under the prefix and at the site root.
+    pytest.param(api_php(form("event.track", Event="pageView", ID="visitor-1", UUID=UUID, **{"Properties[url]": "/"}),
+                         200, success()), id="api-php-event"),
+    pytest.param(api_php(form("event.track", **IDENTIFY_FORM), 200, success(identify=True), root=True),
+                 id="api-php-identify-at-root"),
+    pytest.param(api_php(form("website_events.properties"), 200, properties({}), root=True), id="api-php-properties-at-root"),
+    pytest.param(api_php(form("event.track", Event="pageView", ListID=lambda a, b: str(b.list_id)), 422,
+                         errors((4, "Invalid ListID parameter"))), id="api-php-others-list"),
+    pytest.param(api_php(form(None), 422, errors((72, "Missing Command parameter."))), id="api-php-no-command"),
+    pytest.param(api_php(form("subscribers.get"), 422, errors((71, "Invalid Command parameter.")), root=True),
+                 id="api-php-unknown-command"),
+    pytest.param(api_php(form("event.track", APIKey=None), 401, AUTH), id="api-php-no-credentials"),
+    pytest.param(api_php(lambda a, b: b"Command=event.track&x=%ff", 400, errors((73, "Request body is not a valid form."))),
+                 id="api-php-not-utf-8"),
+    pytest.param(api_php(lambda a, b: event()(a, b) | {"Command": "event.track"}, 200, success(), **JSON), id="api-php-json"),
+    pytest.param(Case(Request("GET", "/api.php", prefix=""), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
+                 id="api-php-get-405"),
 ]

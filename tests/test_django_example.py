@@ -18,6 +18,7 @@ import urllib.request
 from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import django
 import pytest
@@ -294,3 +295,22 @@ def test_only_a_lists_owner_creates_its_tracker_key_and_revoking_it_locks_it_out
     assert again.status_code == 401
     with pytest.raises(CommandError):
         call_command("revoketracker", key, stdout=StringIO())
+
+
+class OneField:
+    """A site's custom fields, as ``OCTETH_TRACKING_CUSTOM_FIELDS`` names them: a class built with no arguments."""
+
+    def custom_fields(self, list_id: int) -> list[Any]:
+        from octeth_tracking.fields import CustomField
+
+        return [CustomField(5, list_id, "First name", "First-Name")]
+
+
+def test_custom_fields_come_from_the_setting_and_api_php_from_the_root_pattern(settings: Any, tmp_path: Path) -> None:
+    site = DjangoSite(settings=settings, tmp_path=tmp_path, custom_fields=f"{__name__}.OneField")
+    alice = site.account("alice")
+    body = {"Command": "event.track", "APIKey": alice.api_key, "ListID": str(alice.list_id), "Event": "identify",
+            "Email": "jo@example.com", "IdentifyProperties[first-name]": "Jo"}
+    response = site.client.post("/api.php", urlencode(body), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.json()["identify_event_sent"] is True
+    assert [s.fields for s in get_app().store.subscribers(alice.list_id)] == [{5: "Jo"}]

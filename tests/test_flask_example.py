@@ -114,6 +114,35 @@ def test_cli_commands_print_one_json_object_each(tmp_path: Path) -> None:
     assert missing.returncode != 0 and missing.stdout == "" and "no user with id 7" in missing.stderr
 
 
+def test_the_sites_own_custom_fields_take_identify_properties(tmp_path: Path) -> None:
+    api_key = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)["api_key"]
+    run_cli(tmp_path, "create-list", "--user-id", "1", "News")
+    fields = [run_cli(tmp_path, "create-field", "--list-id", "1", *args) for args in (
+        ("--merge-tag", "First-Name", "First name"), ("--key", "Member number"), ("Plan",))]
+    assert [json.loads(done.stdout) for done in fields] == [{"field_id": 1}, {"field_id": 2}, {"field_id": 3}]
+    missing = run_cli(tmp_path, "create-field", "--list-id", "7", "x")
+    assert missing.returncode != 0 and "no list with id 7" in missing.stderr
+    app = make_app(tmp_path)
+    try:
+        body = {"Command": "event.track", "APIKey": api_key, "ListID": "1", "Event": "identify", "Email": "jo@example.com",
+                "ID": "m-17", "IdentifyProperties[first-name]": "Jo", "IdentifyProperties[CustomField3]": "Gold"}
+        answer = app.test_client().post("/api.php", data=body)  # the legacy form, at the site's root
+        assert answer.status_code == 200 and answer.json["identify_event_sent"] is True
+        subscribers = app.extensions["octeth_tracking"].store.subscribers(1)
+        assert [(s.email, s.fields) for s in subscribers] == [("jo@example.com", {1: "Jo", 2: "m-17", 3: "Gold"})]
+    finally:
+        app.extensions["octeth_tracking"].store.close()
+
+
+def test_api_php_at_the_root_can_be_left_to_the_site(tmp_path: Path) -> None:
+    app = make_app(tmp_path, api_php_at_root=False)
+    try:
+        assert app.test_client().post("/api.php", data={"Command": "event.track"}).mimetype == "text/html"  # the site's 404
+        assert app.test_client().post("/api/v1/api.php", data={"Command": "event.track"}).status_code == 401
+    finally:
+        app.extensions["octeth_tracking"].store.close()
+
+
 def test_flask_run_answers_curl_on_a_real_port(tmp_path: Path) -> None:
     api_key = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)["api_key"]
     list_id = json.loads(run_cli(tmp_path, "create-list", "--user-id", "1", "News").stdout)["list_id"]

@@ -204,3 +204,28 @@ class TestTrackers:
         with pytest.raises(error):
             any_store.create_tracker(list_id if list_ok else list_id + 1000, origins, server_side=server_side)
         assert any_store.trackers() == []
+
+
+class TestJournal:
+    def test_kept_newest_first_bounded_per_user_and_cleared(self, any_store):
+        from octeth_tracking.storage import Rejection
+
+        for n in range(4):
+            any_store.journal_rejection("1", Rejection(float(n), "/event", 422, [{"Code": 5, "Message": "m"}], f'{{"n":{n}}}'), keep=3)
+        any_store.journal_rejection("2", Rejection(9.0, "/x", 429, [{"Code": 25, "Message": "r"}], "{}"), keep=3)
+        assert [r.body for r in any_store.rejections("1")] == ['{"n":3}', '{"n":2}', '{"n":1}']
+        assert any_store.rejections("1", limit=1)[0] == Rejection(3.0, "/event", 422, [{"Code": 5, "Message": "m"}], '{"n":3}')
+        assert [r.route for r in any_store.rejections(None)] == ["/x", "/event", "/event", "/event"]
+        assert any_store.clear_rejections("2") == 1
+        assert any_store.clear_rejections() == 3
+        assert any_store.rejections(None) == []
+
+    def test_delete_all_events_keeps_the_accounts(self, any_store):
+        user = any_store.create_user("u")
+        key = any_store.create_api_key(user, "a-fixed-key")
+        list_id = any_store.create_list(user, "l")
+        any_store.record([new_event(list_id, email="a@example.com", properties={"p": 1})])
+        assert any_store.delete_all_events() == 2  # the event and its identify event
+        assert (any_store.count_events(), any_store.properties(list_id)) == (0, {})
+        assert any_store.subscriber_email(list_id, "v1") is None
+        assert key == "a-fixed-key" and any_store.user_for_api_key(key) == user and any_store.list_owner(list_id) == user

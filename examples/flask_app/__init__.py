@@ -1,10 +1,11 @@
 """A small Flask site with its own users, serving the tracking API at /api/v1 beside its pages.
 
 ``flask --app examples/flask_app run`` serves it; ``create-user``, ``create-list`` and
-``create-tracker`` provision the site's accounts (a tracker key only for the list's owner).
-With ``TRACKER_KEY`` set (``FLASK_TRACKER_KEY``), the site's home page carries the browser
-tracker's snippet for that key. Configuration: ``app.config`` (or ``FLASK_*`` environment
-variables, e.g. ``FLASK_SITE_DB``, ``FLASK_OCTETH_TRACKING_DB``), defaults in the instance folder.
+``create-tracker`` and ``create-field`` provision the site's accounts (a tracker key only for
+the list's owner) and its lists' custom fields. With ``TRACKER_KEY`` set (``FLASK_TRACKER_KEY``),
+the site's home page carries the browser tracker's snippet for that key. Configuration:
+``app.config`` (or ``FLASK_*`` environment variables, e.g. ``FLASK_SITE_DB``,
+``FLASK_OCTETH_TRACKING_DB``), defaults in the instance folder.
 """
 
 from __future__ import annotations
@@ -87,6 +88,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         if not revoked:
             raise SystemExit(1)
 
-    # Everything under /api/v1 is the tracking API's, authenticated against this site's users.
-    init_app(app, url_prefix="/api/v1", authenticator=authenticator)
+    @app.cli.command("create-field")
+    @click.option("--list-id", type=int, required=True)
+    @click.option("--merge-tag", help="the IdentifyProperties key that names it, such as First-Name")
+    @click.option("--key", is_flag=True, help="the list's unique identifier")
+    @click.argument("label")
+    def create_field(list_id: int, merge_tag: str | None, key: bool, label: str) -> None:
+        """Create a custom field of a list; print its id as one JSON object."""
+        field_id = accounts.create_field(site_db, list_id, label, merge_tag, key)
+        if field_id is None:
+            raise click.ClickException(f"no list with id {list_id}")
+        click.echo(json.dumps({"field_id": field_id}))
+
+    # Everything under /api/v1 (and /api.php) is the tracking API's, against this site's users and fields.
+    init_app(app, url_prefix="/api/v1", authenticator=authenticator,
+             custom_fields=accounts.SiteFields(path=site_db))
     return app

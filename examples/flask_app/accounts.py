@@ -1,5 +1,5 @@
-"""The site's own accounts: users with an API key (its SHA-256 digest only), their lists, and the lists'
-tracker keys (digests only too), which only a list's owner may create or revoke."""
+"""The site's own accounts: users with an API key (its SHA-256 digest only), their lists, the lists'
+tracker keys (digests only too), which only a list's owner may create or revoke, and the lists' custom fields."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Hashable, Sequence
 
 from octeth_tracking import TrackerKey
 from octeth_tracking.origins import normalize_origin
+from octeth_tracking.fields import CustomField
 from octeth_tracking.storage import new_tracker_key
 
 SCHEMA = """
@@ -24,6 +25,10 @@ CREATE TABLE IF NOT EXISTS lists (
 CREATE TABLE IF NOT EXISTS trackers (
     id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL REFERENCES lists (id), digest TEXT NOT NULL UNIQUE,
     origins TEXT NOT NULL, server_side INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS fields (
+    id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL REFERENCES lists (id), label TEXT NOT NULL,
+    merge_tag TEXT, is_key INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -110,3 +115,28 @@ class SiteAuthenticator:
             row = conn.execute("SELECT id, list_id, origins, server_side FROM trackers WHERE digest = ? AND revoked = 0",
                                (digest(key),)).fetchone()
         return TrackerKey(id=row[0], list_id=row[1], origins=tuple(json.loads(row[2])), server_side=bool(row[3])) if row else None
+
+
+def create_field(path: str, list_id: int, label: str, merge_tag: str | None, is_key: bool) -> int | None:
+    """The new field's id, or ``None`` if there is no such list."""
+    with connect(path) as conn, conn:
+        if conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
+            return None
+        return conn.execute("INSERT INTO fields (list_id, label, merge_tag, is_key) VALUES (?, ?, ?, ?)",
+                            (list_id, label, merge_tag, is_key)).lastrowid
+
+
+class SiteFields:
+    """The tracking API's view of this site's custom fields (a ``FieldDirectory``): its own ``fields`` table.
+
+    :param path: the site's SQLite database.
+    """
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+
+    def custom_fields(self, list_id: int) -> list[CustomField]:
+        with connect(self.path) as conn:
+            rows = conn.execute("SELECT id, label, merge_tag, is_key FROM fields WHERE list_id = ? ORDER BY id",
+                                (list_id,)).fetchall()
+        return [CustomField(id_, list_id, label, merge_tag, bool(is_key)) for id_, label, merge_tag, is_key in rows]

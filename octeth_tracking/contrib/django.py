@@ -10,9 +10,13 @@ returns the answer as an ``HttpResponse``, byte for byte; the view is exempt fro
 
 Settings follow the one rule of :mod:`octeth_tracking.config`: the argument ``max_body_size``
 is the setting ``OCTETH_TRACKING_MAX_BODY_SIZE``. ``OCTETH_TRACKING_DB`` names the event store;
-the object arguments ``authenticator`` and ``rate_limiter`` are the settings
-``OCTETH_TRACKING_AUTHENTICATOR`` and ``OCTETH_TRACKING_RATE_LIMITER``, each a dotted path to a
-class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+the object arguments ``authenticator``, ``custom_fields`` and ``rate_limiter`` are the settings
+``OCTETH_TRACKING_AUTHENTICATOR``, ``OCTETH_TRACKING_CUSTOM_FIELDS`` and ``OCTETH_TRACKING_RATE_LIMITER``,
+each a dotted path to a class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+
+Octeth's legacy ``POST /api.php`` at the site's root is one more line, the same view::
+
+    path("api.php", tracking_view, {"path": "api.php"}),
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from ..storage import TrackerKey
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-OBJECT_SETTINGS = ("authenticator", "rate_limiter")
+OBJECT_SETTINGS = ("authenticator", "custom_fields", "rate_limiter", "store")
 
 # Session keys of every built-in backend (signed_cookies included) use only these characters;
 # anything else never reaches the session store (PostgreSQL refuses NUL, for one).
@@ -51,6 +55,7 @@ _SESSION_KEY = re.compile(r"[A-Za-z0-9_:.\-]{8,4096}")
 
 _lock = threading.Lock()
 _app: TrackingApp | None = None
+_owns_store = False  # whether _app's store was opened from OCTETH_TRACKING_DB (and so is ours to close)
 
 
 def build_app() -> TrackingApp:
@@ -66,10 +71,11 @@ def build_app() -> TrackingApp:
 
 def get_app() -> TrackingApp:
     """The site's one :class:`TrackingApp`, built on first use and again after a setting changes."""
-    global _app
+    global _app, _owns_store
     with _lock:
         if _app is None:
             _app = build_app()
+            _owns_store = getattr(settings, PREFIX + "STORE", None) is None
         return _app
 
 
@@ -77,7 +83,7 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
     global _app
     if setting.startswith(PREFIX):
         with _lock:
-            if _app is not None:
+            if _app is not None and _owns_store:
                 _app.store.close()
             _app = None
 

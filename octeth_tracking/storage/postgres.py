@@ -19,9 +19,9 @@ A deadlock between two multi-event batches (each waiting on a uuid or link the o
 wrote first) is resolved by PostgreSQL aborting one; that one is retried.
 
 The schema, its migrations and the escaping of names PostgreSQL text cannot hold are in
-:mod:`~octeth_tracking.storage.postgres_schema`; accounts are
-:class:`~octeth_tracking.storage.accounts.SQLAccounts` and tracker keys
-:class:`~octeth_tracking.storage.trackers.SQLTrackers`, shared with SQLite.
+:mod:`~octeth_tracking.storage.postgres_schema`; accounts, tracker keys and custom fields are
+:class:`~octeth_tracking.storage.accounts.SQLAccounts`, :class:`~octeth_tracking.storage.trackers.SQLTrackers`
+and :class:`~octeth_tracking.storage.fields.SQLFields`, shared with SQLite.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from .fields import SQLFields, write_fields
+from .journal import SQLJournal
 from .base import Event, Receipt, StorageUnavailable, sends_identify
 from .postgres_schema import forms, from_db, migrate, to_db
 from .registry import RegistryCache, RegistryPair, registry_pairs
@@ -76,7 +78,7 @@ def _write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tup
     receipts = []
     pairs: set[RegistryPair] = set()
     for event in events:
-        identify = event.event == "identify"
+        identify = event.event == "identify" and event.email is not None  # without: an email hash that matched nobody
         external_id = to_db(event.external_id)
         properties = json.dumps(event.properties)
         inserted = conn.execute(_INSERT_EVENT, (
@@ -106,6 +108,8 @@ def _write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tup
                                 (event.list_id, earlier)).fetchone():
                     link_id = earlier
             moved = conn.execute(_LINK, (event.list_id, link_id, subscriber[0])).fetchone() is not None
+            if event.fields:  # custom fields (storage/fields.py), in the identify's own transaction
+                write_fields(conn.execute, "%s", event.list_id, event.email, event.fields, to_db)
         # The link upsert decided it: linked to this email already unless it moved (or was new).
         sent = sends_identify(event, None if moved else event.email)
         if sent and not identify:
@@ -138,7 +142,7 @@ def _register(conn: psycopg.Connection[Any], pairs: set[RegistryPair]) -> None:
         )
 
 
-class PostgresStore(SQLTrackers):
+class PostgresStore(SQLTrackers, SQLFields, SQLJournal):
     """Events and accounts in one PostgreSQL database, shared by any number of app processes.
 
     The schema is created (and upgraded) on first use, in the connection's current schema:
@@ -288,6 +292,18 @@ class PostgresStore(SQLTrackers):
 
     def _timestamp(self, seconds: float) -> datetime:
         return datetime.fromtimestamp(seconds, timezone.utc)
+
+    # -- and of the shared custom-field SQL (SQLFields) --
+
+    def _text_in(self, text: str) -> str:
+        return to_db(text)
+
+    def _text_out(self, text: str) -> str:
+        return from_db(text)
+
+    def _id_given(self, table: str) -> None:
+        self._one(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))",
+                  idempotent=False)
 
     # -- event writes --
 

@@ -3,8 +3,7 @@
 A key is stored as its SHA-256 digest only, with its list, its origin allowlist (a JSON array
 of normalised origins, see :mod:`~octeth_tracking.origins`), whether it may be used without
 an ``Origin`` (from a server), and when it was created and revoked. The SQL is in ``?`` style,
-as in :class:`~octeth_tracking.storage.accounts.SQLAccounts`, whose primitives it uses, plus one:
-a read of every row.
+as in :class:`~octeth_tracking.storage.accounts.SQLAccounts`, whose primitives it uses.
 """
 
 from __future__ import annotations
@@ -30,10 +29,6 @@ def _iso(value: Any) -> str | None:
 
 class SQLTrackers(SQLAccounts):
     """The tracker-key half of ``AccountStore`` and ``StoreAdmin``, on the account primitives."""
-
-    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Every row the query returns."""
-        raise NotImplementedError
 
     @staticmethod
     def _tracker(row: tuple[Any, ...]) -> TrackerKey:
