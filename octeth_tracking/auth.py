@@ -1,15 +1,21 @@
 """Who is calling, and which lists they may use.
 
 The app asks an :class:`Authenticator`; a host site passes its own to use its own
-accounts (see ``examples/``). The default asks the store.
+accounts (see ``examples/``). The default asks the store. An authenticator that also has
+:meth:`TrackerKeyLookup.tracker_key` accepts tracker keys (public per-list keys for browsers):
+one object answers for every credential, so one cache (and whatever ends its entries early)
+covers them all.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable, Hashable, Protocol
+from typing import Callable, Hashable, Protocol, TypeVar, runtime_checkable
 
-from .storage import AccountStore
+from .storage import AccountStore, TrackerKey
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Authenticator(Protocol):
@@ -24,16 +30,27 @@ class Authenticator(Protocol):
         ...
 
 
-class StoreAuthenticator:
-    """The default: users, API keys (SHA-256 digests only), sessions with an expiry, lists, all in the store.
+@runtime_checkable
+class TrackerKeyLookup(Protocol):
+    """The optional third method of an :class:`Authenticator`: without it, tracker keys get 401."""
 
-    A valid API key and a list's owner are remembered in each process, together with the
-    store's revocation generation read before the look-up (see
-    :mod:`~octeth_tracking.storage.revocations`); a remembered answer is used only while the
-    generation is unchanged and for ``cache_ttl`` seconds at most. So a key revoked through the
-    store (``revoke-api-key``) gets 401 on the very next request in every process, while a
-    cache hit costs no query; ``cache_ttl`` only bounds a change made behind the store's back
-    (an ``UPDATE`` in a SQL shell). A failed look-up and a session are never cached.
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        """The live tracker key that ``key`` is (its list, origins, server-side use), or ``None``."""
+        ...
+
+
+class StoreAuthenticator:
+    """The default: users, API keys and tracker keys (SHA-256 digests only), sessions with an
+    expiry, lists, all in the store.
+
+    A valid API key, a valid tracker key and a list's owner are remembered in each process,
+    all through :meth:`_cached`, together with the store's revocation generation read before
+    the look-up (see :mod:`~octeth_tracking.storage.revocations`); a remembered answer is used
+    only while the generation is unchanged and for ``cache_ttl`` seconds at most. So a key
+    revoked through the store (``revoke-api-key``, ``revoke-tracker``) gets 401 on the very next
+    request in every process, while a cache hit costs no query; ``cache_ttl`` only bounds a
+    change made behind the store's back (an ``UPDATE`` in a SQL shell). A failed look-up and a
+    session are never cached.
 
     :param store: the store that holds the accounts (usually the event store itself).
     :param cache_ttl: seconds a found key or list owner is remembered at most; 0 switches it off.
@@ -53,35 +70,33 @@ class StoreAuthenticator:
         self.generation: Callable[[], int | None] = getattr(store, "revocation_generation", lambda: 0)
         self._users: dict[str, tuple[float, int, Hashable]] = {}
         self._owners: dict[int, tuple[float, int, Hashable]] = {}
+        self._trackers: dict[str, tuple[float, int, TrackerKey]] = {}
 
-    def _remember(self, cache: dict, key: object, generation: int | None, value: Hashable) -> None:  # type: ignore[type-arg]
-        if self.cache_ttl <= 0 or generation is None:
-            return
-        if len(cache) >= self.cache_size:
-            cache.clear()
-        cache[key] = (self.clock() + self.cache_ttl, generation, value)
-
-    # The two look-ups below check their cache inline: they run on every request.
+    def _cached(self, cache: dict[K, tuple[float, int, V]], key: K, look_up: Callable[[K], V | None]) -> V | None:
+        """``look_up(key)``, remembered in ``cache`` while the generation stays and for ``cache_ttl``
+        seconds at most, when it finds something (``None``: the generation is unknown, trust nothing)."""
+        generation = self.generation()  # before the look-up: a revocation after it moves it
+        cached = cache.get(key)
+        if cached is not None and cached[1] == generation and cached[0] > self.clock():
+            return cached[2]
+        found = look_up(key)
+        if found is not None and self.cache_ttl > 0 and generation is not None:
+            if len(cache) >= self.cache_size:
+                cache.clear()
+            cache[key] = (self.clock() + self.cache_ttl, generation, found)
+        return found
 
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
         if api_key:
-            generation = self.generation()  # before the look-up: a revocation after it moves it
-            cached = self._users.get(api_key)
-            if cached is not None and cached[1] == generation and cached[0] > self.clock():
-                return cached[2]
-            user = self.store.user_for_api_key(api_key)
+            user = self._cached(self._users, api_key, self.store.user_for_api_key)
             if user is not None:
-                self._remember(self._users, api_key, generation, user)
                 return user
         return self.store.user_for_session(session_id) if session_id else None
 
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
-        generation = self.generation()
-        cached = self._owners.get(list_id)
-        if cached is not None and cached[1] == generation and cached[0] > self.clock():
-            owner = cached[2]
-        else:
-            owner = self.store.list_owner(list_id)
-            if owner is not None:
-                self._remember(self._owners, list_id, generation, owner)
+        owner = self._cached(self._owners, list_id, self.store.list_owner)
         return owner is not None and owner == user_id
+
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        look_up = getattr(self.store, "tracker_for_key", None)  # an account store of an earlier version has none
+        return None if look_up is None else self._cached(self._trackers, key, look_up)

@@ -16,13 +16,13 @@ import sys
 from importlib import metadata
 from typing import Sequence
 
-from .commands import Command, accounts
-from .serving import serve
+from .commands import Command, accounts, fields, testing, trackers
+from .serving import serve, serve_micro
 from .settings import DEFAULT_PREFIX, LOG_FORMATS
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
-COMMAND_MODULES = (accounts,)
+COMMAND_MODULES = (accounts, fields, testing, trackers)
 
 
 def commands() -> dict[str, Command]:
@@ -45,6 +45,11 @@ def _options(defaults: bool) -> tuple[argparse.ArgumentParser, argparse.Argument
     server.add_argument("--workers", type=int, help="granian worker processes (default 1)")
     server.add_argument("--log-format", choices=LOG_FORMATS, help="text, or one JSON object a line"
                         " (default: OCTETH_TRACKING_LOG_FORMAT, else text)")
+    server.add_argument("--micro", action="store_true", help="a micro server for test suites: in memory, one "
+                        "account (printed on stdout), the /micro/* routes; --db, --workers and --redis do not apply")
+    server.add_argument("--api-key", metavar="KEY", help="with --micro: the account's API key (default: a fresh one)")
+    server.add_argument("--origin", action="append", metavar="ORIGIN", help="with --micro: also make a tracker key "
+                        "for web pages on this origin (repeatable; printed as tracker_key)")
     return db, server
 
 
@@ -88,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     if args.command in (None, "serve"):
         try:
+            if getattr(args, "micro", False):
+                return serve_micro(args.host, args.port, args.prefix, getattr(args, "api_key", None),
+                                   getattr(args, "origin", None) or ())
             return serve(args.db, args.host, args.port, args.prefix, first_run=args.command is None,
                          workers=args.workers, redis=args.redis, log_format=args.log_format)
         except ConnectionError as error:  # no database, or no port: one line, not a traceback

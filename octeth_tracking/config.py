@@ -30,8 +30,8 @@ def settings_names() -> list[str]:
     """Every plain value a setting can give: the ``TrackingApp`` arguments that are not objects,
     then the store's and the logs' settings."""
     parameters = inspect.signature(TrackingApp).parameters.values()
-    arguments = [p.name for p in parameters
-                 if p.kind is p.KEYWORD_ONLY and p.name not in ("store", "authenticator", "rate_limiter")]
+    objects = ("store", "authenticator", "custom_fields", "rate_limiter")
+    arguments = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in objects]
     return arguments + [*STORE_SETTINGS, *SERVING_SETTINGS]
 
 
@@ -41,10 +41,46 @@ def options_from(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in found.items() if value is not None}  # None: unset, as for arguments
 
 
-def mount(app: Any, prefix: str) -> Any:
-    """``app`` under ``prefix``; every other path gets the JSON 404."""
-    prefix = prefix.rstrip("/")
-    return DispatcherMiddleware(NotFound(), {prefix: app}) if prefix else app
+class ApiPhpAtRoot:
+    """The tracking ``app`` mounted at the site's ``/api.php`` (Octeth's legacy path), beside its prefix.
+
+    A ``DispatcherMiddleware`` mount at ``/api.php`` moves that path into ``SCRIPT_NAME``; this puts
+    it back, so that the app routes it as its own ``/api.php`` row.
+    """
+
+    path = "/api.php"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        script = environ.get("SCRIPT_NAME", "")
+        environ = {**environ, "SCRIPT_NAME": script[: len(script) - len(self.path)],
+                   "PATH_INFO": self.path + environ.get("PATH_INFO", "")}
+        return self.app(environ, start_response)
+
+
+def mounts(app: Any, prefix: str, at_root: bool) -> dict[str, Any]:
+    """``DispatcherMiddleware``'s mounts for ``app`` under ``prefix`` (and, with ``at_root``, at ``/api.php``)."""
+    found = {prefix.rstrip("/"): app}
+    if at_root:
+        found[ApiPhpAtRoot.path] = ApiPhpAtRoot(app)
+    return found
+
+
+def wants_api_php_at_root(setting: Any) -> bool:
+    """Whether ``OCTETH_TRACKING_API_PHP_AT_ROOT`` (default: yes) puts ``/api.php`` at the site's root."""
+    value = parse_text(setting)
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise ValueError(f"{PREFIX}API_PHP_AT_ROOT must be true or false, not {setting!r}")
+    return value
+
+
+def mount(app: Any, prefix: str, at_root: bool = True) -> Any:
+    """``app`` under ``prefix`` (and, with ``at_root``, at ``/api.php``); every other path gets the JSON 404."""
+    return DispatcherMiddleware(NotFound(), mounts(app, prefix, at_root)) if prefix.rstrip("/") else app
 
 
 def redis_limiter(url: str, prefix: str | None = None) -> Any:
@@ -59,8 +95,9 @@ def redis_limiter(url: str, prefix: str | None = None) -> Any:
 def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> TrackingApp:
     """A :class:`TrackingApp` from ``OCTETH_TRACKING_*`` settings; ``arguments`` win over them.
 
-    Beside ``TrackingApp``'s own arguments, three settings choose the objects it is built
+    Beside ``TrackingApp``'s own arguments, these settings choose the objects it is built
     on: ``OCTETH_TRACKING_DB`` (the store, see ``open_store``, with ``OCTETH_TRACKING_WRITE_TIMEOUT``),
+    or ``OCTETH_TRACKING_STORE`` (a store object, which the app never closes: a test kit's, say);
     ``OCTETH_TRACKING_REDIS`` and ``OCTETH_TRACKING_REDIS_PREFIX`` (a Redis rate limiter shared
     by every process); ``OCTETH_TRACKING_LOG_FORMAT``, when set, is how our loggers write.
     ``create_app`` reads them from the environment, ``contrib.flask`` from ``app.config``,
@@ -77,7 +114,7 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     redis = settings.get(PREFIX + "REDIS")
     if redis and "rate_limiter" not in options:
         options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
-    given = options.pop("store", None)
+    given = options.pop("store", None) or settings.get(PREFIX + "STORE")
     if given is not None and "write_timeout" in checked:
         raise TypeError("write_timeout is for the store that OCTETH_TRACKING_DB opens: give it to the store you pass")
     store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB), write_timeout=checked.get("write_timeout"))
@@ -94,6 +131,7 @@ def create_app(
     prefix: str | None = None,
     redis: str | None = None,
     redis_prefix: str | None = None,
+    api_php_at_root: bool | None = None,
     **options: Any,
 ) -> Any:
     """A ready WSGI app: the store that ``db`` names, a :class:`TrackingApp`, mounted at ``prefix``.
@@ -106,12 +144,16 @@ def create_app(
         process that uses it; default ``OCTETH_TRACKING_REDIS``; none: in process memory.
     :param redis_prefix: put before the limiter's Redis keys; default
         ``OCTETH_TRACKING_REDIS_PREFIX``, then ``octeth:rl:``.
+    :param api_php_at_root: also answer Octeth's legacy ``POST /api.php`` at the root, beside
+        ``{prefix}/api.php``; default ``OCTETH_TRACKING_API_PHP_AT_ROOT``, then yes.
     :param options: ``TrackingApp`` arguments; each missing one comes from its
         ``OCTETH_TRACKING_*`` variable when that is set.
 
-    ``gunicorn 'octeth_tracking:create_app()'`` serves ``/api/v1/event``.
+    ``gunicorn 'octeth_tracking:create_app()'`` serves ``/api/v1/event`` (and ``/api.php``).
     """
     given = {"DB": db, "PREFIX": prefix, "REDIS": redis, "REDIS_PREFIX": redis_prefix}
     settings = {**os.environ, **{PREFIX + name: value for name, value in given.items() if value is not None}}
+    if api_php_at_root is None:
+        api_php_at_root = wants_api_php_at_root(settings.get(PREFIX + "API_PHP_AT_ROOT"))
     app = app_from_settings(settings, **options)
-    return mount(app, settings.get(PREFIX + "PREFIX", DEFAULT_PREFIX))
+    return mount(app, settings.get(PREFIX + "PREFIX", DEFAULT_PREFIX), api_php_at_root)

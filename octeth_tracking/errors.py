@@ -2,12 +2,14 @@
 
 A raised :class:`APIError` is itself a WSGI response (as werkzeug's ``HTTPException``
 is): :meth:`APIError.get_response` gives ``{"Errors": [{"Code": N, "Message": "..."}]}``
-with the error's HTTP status. Codes 1-18 belong to request bodies and are declared,
-with their messages, in ``schemas/``; the codes below belong to the transport.
+with the error's HTTP status. Codes 1-18, 70 and 71 belong to request bodies and are declared,
+with their messages, in ``schemas/``; the codes below belong to the transport (71 again:
+``/api.php`` reads ``Command`` before any schema).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Iterable
 
@@ -20,7 +22,10 @@ if TYPE_CHECKING:
 
 def json_body(obj: object) -> bytes:
     """Every JSON answer of the API is written by this one function: compact, UTF-8."""
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # an integer past 64 bits (the OpenAPI document's bounds): the json module writes it
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class APIError(Exception):
@@ -41,8 +46,12 @@ class APIError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    detail = ""  # a 422's own words on what was wrong (every 422 item has a Detail; see InvalidParameters)
+
     def items(self) -> list[dict[str, object]]:
         """The ``Errors`` items of the answer."""
+        if self.detail:
+            return [{"Code": code, "Message": message, "Detail": self.detail} for code, message in self.errors]
         return [{"Code": code, "Message": message} for code, message in self.errors]
 
     def get_response(self) -> Response:
@@ -95,6 +104,33 @@ class NotAnObject(APIError):
     status = 400
     code = 21
     message = "Request body must be a JSON object."
+
+
+class InvalidForm(APIError):
+    """A form body (``/api.php``) that is not UTF-8 once its percent-escapes are decoded."""
+
+    status = 400
+    code = 73
+    message = "Request body is not a valid form."
+
+
+class InvalidCommand(APIError):
+    """``/api.php``: a ``Command`` that names no endpoint (the same code as a ``Command`` that
+    names another endpoint on an ``/api/v1`` route, which the schemas give)."""
+
+    status = 422
+    code = 71
+    message = "Invalid Command parameter."
+    detail = "Command must name an endpoint: event.track or website_events.properties"
+
+
+class MissingCommand(APIError):
+    """``/api.php`` without a ``Command`` (or with an empty one): it names the endpoint."""
+
+    status = 422
+    code = 72
+    message = "Missing Command parameter."
+    detail = "Command is required on /api.php: event.track or website_events.properties"
 
 
 class NotFound(APIError):
@@ -160,6 +196,30 @@ class StoreUnavailable(APIError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+class OriginNotAllowed(APIError):
+    """A tracker key used from a web page whose ``Origin`` is not on the key's allowlist; nothing stored."""
+
+    status = 403
+    code = 40
+    message = "Origin is not allowed for this tracker key."
+
+
+class OriginRequired(APIError):
+    """A tracker key used without an ``Origin`` (from a server) that was not created for server-side use."""
+
+    status = 403
+    code = 41
+    message = "This tracker key is for web pages only: the request has no Origin."
+
+
+class PreflightWithoutKey(APIError):
+    """A CORS preflight that names no ``TrackerKey`` in its query string: it carries no body to find one in."""
+
+    status = 403
+    code = 42
+    message = "A preflight request must name its TrackerKey in the query string."
 
 
 class MetricsUnauthorized(APIError):

@@ -154,17 +154,22 @@ class BodySchema:
         _Validator.check_schema(self.schema)
         self.messages = {int(code): text for code, text in self.schema["x-octeth-errors"].items()}
         self._validator = _Validator(self.schema, format_checker=_formats)
-        self._list_id_validator = _Validator(self.schema["properties"]["listid"])
         self._fast = FastValidator(self.schema, _FORMATS)
-        self._fast_list_id = compile_schema(self.schema["properties"]["listid"], _FORMATS)
+        # A schema whose body names a list (ListID) says which code an unknown one earns.
+        list_id = self.schema["properties"].get("listid")
+        self._list_id_validator = _Validator(list_id) if list_id else None
+        self._fast_list_id = compile_schema(list_id, _FORMATS) if list_id else None
         # name -> (deepest allowed, longest string allowed), from the custom keywords on it.
         self._custom: dict[str, list[float]] = {}
         for (name,), keyword, value in custom_rules(self.schema):
             bounds = self._custom.setdefault(name, [math.inf, math.inf])
             bounds[1 if keyword == "x-octeth-max-string-length" else 0] = value
-        code = self.schema["x-octeth-unknown-list-code"]
-        # A valid ListID naming no list of the caller's (none at all, or another user's: the same words).
-        self.unknown_list = (code, self.messages[code], self.schema["x-octeth-unknown-list-detail"])
+        # A valid ListID naming no list of the caller's (none at all, or another user's: the same
+        # words); (0, "", ""): a body that names no list never earns it.
+        code = self.schema.get("x-octeth-unknown-list-code")
+        self.unknown_list = (code, self.messages[code], self.schema["x-octeth-unknown-list-detail"]) if list_id else (0, "", "")
+        # The Command that names this endpoint in Octeth's legacy API (/api.php), if the schema gives one.
+        self.command: str | None = self.schema["properties"].get("command", {}).get("const")
 
     def fast_valid(self, body: Mapping[str, Any]) -> bool:
         """The fast path: ``True`` only for a body that the reference finds valid too.
@@ -201,7 +206,7 @@ class BodySchema:
     def list_id(self, body: Mapping[str, Any], body_valid: bool = False) -> int | None:
         """The body's ListID as a number, if it is a valid one (``body_valid``: the whole body is)."""
         value = body.get("listid")
-        if value is None:
+        if value is None or self._fast_list_id is None or self._list_id_validator is None:
             return None
         if body_valid:
             return int(value)

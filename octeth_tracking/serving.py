@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, cast
+from typing import Any, Sequence, cast
 
 from .app import TrackingApp
 from .config import app_from_settings, create_app, mount
@@ -149,4 +149,43 @@ def _serve_werkzeug(app: TrackingApp, host: str, port: int, prefix: str, first_r
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def serve_micro(host: str, port: int, prefix: str, api_key: str | None = None, origins: Sequence[str] = ()) -> int:
+    """A micro server for test suites in any language: in memory, one account, its
+    credentials printed on stdout as one JSON line, the ``/micro/*`` routes; werkzeug's
+    threaded server, in this process (it holds the memory store). With ``origins``, a tracker
+    key for web pages on them too (``tracker_key`` in that line)."""
+    from werkzeug.serving import make_server
+
+    from .testing import TrackingKit
+
+    configure_logging(os.environ.get(PREFIX + "LOG_FORMAT") or "text")
+    kit = TrackingKit(prefix=prefix, api_key=api_key, micro=True)
+    try:
+        server = make_server(host, port, kit.wsgi, threaded=True)
+    except OSError as error:
+        kit.close()
+        raise ConnectionError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    url = f"http://{host}:{server.server_port}{prefix}"
+    credentials = {"url": url, "user_id": kit.user_id, "api_key": kit.api_key, "list_id": kit.list_id}
+    if origins:
+        try:
+            credentials["tracker_key"] = kit.store.create_tracker(kit.list_id, origins)[1]
+        except ValueError as error:  # not an origin: one line, as for any setting
+            server.server_close()
+            kit.close()
+            print(f"octeth-tracking: --origin: {error}", file=sys.stderr)
+            return 2
+    print(json.dumps(credentials), flush=True)
+    print(f"Serving a micro Event Tracking API (in memory; {url}/micro/all, /micro/good, /micro/bad, /micro/reset)"
+          f" on {url} (press Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        kit.close()
     return 0

@@ -54,9 +54,14 @@ def _token(value: Any) -> bool:
 ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "event_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "tracker_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "tracker_visitor_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
     "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
+    "journal_size": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "rejected_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "micro": ("true or false", lambda v: isinstance(v, bool), False),
     **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0), True) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},
     "metrics_token": ("text of 16 printable characters or more, or None", _token, False),

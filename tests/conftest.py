@@ -14,7 +14,7 @@ from octeth_tracking import SQLiteStore, Store, create_app
 from services import pg_schema, pytest_terminal_summary  # noqa: F401 (a hook: it prints skipped services)
 
 # Figures for docs/reliability.md (`pytest --reliability-report`).
-pytest_plugins = ["reliability"]
+pytest_plugins = ["reliability", "pytester"]  # pytester: the pytest plugin's tests run a host project's tests
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "reference_examples.json").read_text())
@@ -22,6 +22,12 @@ REFERENCE = json.loads((DATA / "reference_examples.json").read_text())
 
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = SQLiteStore(tmp_path / "events.db")
+    yield store
+    store.close()
+
+
+def memory_store(tmp_path: Path) -> Iterator[Store]:
+    store = SQLiteStore(":memory:")
     yield store
     store.close()
 
@@ -36,7 +42,8 @@ def postgres_store(tmp_path: Path) -> Iterator[Store]:
 
 
 # Every store the contract suite runs against; a new backend adds itself here.
-STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite"), pytest.param(postgres_store, id="postgresql")]
+STORE_BACKENDS = [pytest.param(sqlite_store, id="sqlite"), pytest.param(memory_store, id="sqlite-memory"),
+                  pytest.param(postgres_store, id="postgresql")]
 
 
 @pytest.fixture(params=STORE_BACKENDS)

@@ -8,10 +8,13 @@ runs :data:`CASES` through :func:`check` against its site; passing the same expe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlencode
 
 import pytest
 
@@ -20,12 +23,17 @@ from octeth_tracking.errors import json_body
 PREFIX = "/api/v1"
 UUID = "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc"
 JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+ORIGIN = "https://shop.example"  # the site on every account's tracker key
 
 
 @dataclass
 class Account:
     api_key: str
     list_id: int
+    tracker_key: str  # of list_id, for ORIGIN
 
 
 @dataclass
@@ -37,7 +45,7 @@ class Answer:
 
 class Site(Protocol):
     def account(self, name: str) -> Account:
-        """A new user of the site, with an API key and a list, in the site's own records."""
+        """A new user of the site, with an API key, a list and its tracker key for ORIGIN, in the site's own records."""
         ...
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer: ...
@@ -53,14 +61,16 @@ class Request:
     path: str | Callable[[Account, Account], str]
     body: Any = b""  # bytes as they are; anything else is sent as JSON
     headers: Mapping[str, str] | Callable[[Account, Account], Mapping[str, str]] = field(default_factory=lambda: JSON)
+    prefix: str = PREFIX  # "" for the site's root (Octeth's legacy /api.php)
 
 
 @dataclass
 class Case:
     request: Request
     status: int
-    expected: Any  # the JSON the body must serialise to, exactly as the app writes it
+    expected: Any  # the JSON the body must serialise to, exactly as the app writes it (bytes: the body itself)
     headers: Mapping[str, str | re.Pattern[str]] = field(default_factory=dict)  # a pattern must fullmatch; unnamed: absent
+    content_type: str | None = "application/json"
     options: Mapping[str, Any] = field(default_factory=dict)  # TrackingApp arguments, as settings
     before: tuple[Request, ...] = ()  # sent first, each must answer 200
 
@@ -75,7 +85,8 @@ def _bytes(body: Any) -> bytes:
 
 def _send(site: Site, request: Request, alice: Account, bob: Account) -> Answer:
     body = _bytes(_fill(request.body, alice, bob))
-    return site.send(request.method, PREFIX + _fill(request.path, alice, bob), body, _fill(request.headers, alice, bob))
+    return site.send(request.method, request.prefix + _fill(request.path, alice, bob), body,
+                     _fill(request.headers, alice, bob))
 
 
 def check(site: Site, case: Case) -> None:
@@ -84,8 +95,8 @@ def check(site: Site, case: Case) -> None:
         assert _send(site, request, alice, bob).status == 200
     answer = _send(site, case.request, alice, bob)
     assert answer.status == case.status, answer.body
-    assert answer.headers.get("Content-Type") == "application/json"
-    for name in ("Allow", "Retry-After"):
+    assert answer.headers.get("Content-Type") == case.content_type
+    for name in CHECKED_HEADERS:
         value, expected = answer.headers.get(name), case.headers.get(name)
         if isinstance(expected, re.Pattern):
             assert value is not None and expected.fullmatch(value), (name, value)
@@ -95,7 +106,12 @@ def check(site: Site, case: Case) -> None:
     if case.request.method == "HEAD":
         assert answer.body == b""
     else:
-        assert answer.body == json_body(expected)
+        assert answer.body == (expected if isinstance(expected, bytes) else json_body(expected))
+
+
+CHECKED_HEADERS = ("Allow", "Retry-After", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+                   "Access-Control-Allow-Headers", "Access-Control-Max-Age", "Access-Control-Expose-Headers", "Vary",
+                   "ETag", "Cache-Control")
 
 
 def errors(*items: tuple[int, str] | tuple[int, str, str]) -> dict[str, Any]:
@@ -120,6 +136,38 @@ def event(**fields: Any) -> Template:
 
 def success(external_id: str = "visitor-1", identify: bool = False) -> dict[str, Any]:
     return {"status": "success", "uuid": UUID, "external_id": external_id, "identify_event_sent": identify}
+
+
+def from_page(key: str = "tracker_key", **fields: Any) -> Template:
+    """A pageView of alice's list as the script sends it: ``text/plain``, no secret."""
+    def body(alice: Account, bob: Account) -> dict[str, Any]:
+        base = {"ListID": alice.list_id, "ID": "visitor-1", "UUID": UUID, "Event": "pageView"}
+        return {k: v for k, v in {**base, **fields}.items() if v is not None}
+    return body
+
+
+def tracker_path(path: str = "/event") -> Callable[[Account, Account], str]:
+    return lambda alice, bob: f"{path}?TrackerKey={alice.tracker_key}"
+
+
+PAGE = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN}
+READABLE = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
+SCRIPT = (Path(__file__).parent.parent / "octeth_tracking" / "static" / "tracker.js").read_bytes()
+def form(command: str | None, **fields: Any) -> Template:
+    """A form body for ``/api.php`` with alice's key and list, then ``fields`` (pairs already in bracket notation)."""
+    def body(alice: Account, bob: Account) -> bytes:
+        base = {"Command": command, "APIKey": alice.api_key, "ListID": str(alice.list_id)}
+        pairs = {k: v(alice, bob) if callable(v) else v for k, v in {**base, **fields}.items() if v is not None}
+        return urlencode(pairs).encode()
+    return body
+
+
+def api_php(body: Template, status: int, expected: Any, root: bool = False, **headers: str) -> Case:
+    return Case(Request("POST", "/api.php", body, {**FORM, **headers}, prefix="" if root else PREFIX), status, expected)
+
+
+IDENTIFY_FORM = {"Event": "identify", "Email": "jane@example.com", "ID": "visitor-1", "UUID": UUID,
+                 "IdentifyProperties[First-Name]": "Jane", "IdentifyProperties[CustomField734]": "Gold"}
 
 
 def own_list(alice: Account, bob: Account) -> dict[str, Any]:
@@ -155,7 +203,7 @@ CASES = [
                       422, errors((4, "Invalid ListID parameter", "ListID names none of your lists"))), id="event-others-list"),
     pytest.param(Case(Request("POST", "/event", event(Event=None)), 422, errors((5, "Missing event parameter.", "Event is required"))),
                  id="event-missing-event"),
-    pytest.param(Case(Request("POST", "/event", event(Event="identify")), 422, errors((6, "Missing email parameter.", 'Email is required when Event is "identify"'))),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify")), 422, errors((6, "Missing email parameter.", 'Email is required when Event is "identify" (or an ID that is an email hash: 64 hexadecimal characters)'))),
                  id="identify-without-email"),
     pytest.param(Case(Request("POST", "/event", event(Email="not an address")), 422,
                       errors((7, "Invalid email parameter.",
@@ -175,7 +223,7 @@ CASES = [
     pytest.param(Case(Request("GET", "/nope/deeper"), 404, NOT_FOUND), id="get-unknown-path"),
     pytest.param(Case(Request("POST", "/event/", event()), 404, NOT_FOUND), id="trailing-slash"),
     pytest.param(Case(Request("GET", "/"), 404, NOT_FOUND), id="prefix-root"),
-    pytest.param(Case(Request("GET", "/event"), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
+    pytest.param(Case(Request("GET", "/event"), 405, errors((23, "Method not allowed.")), {"Allow": "OPTIONS, POST"}),
                  id="get-event-405"),
     pytest.param(Case(Request("DELETE", "/website_events.properties"), 405, errors((23, "Method not allowed.")),
                       {"Allow": "GET, HEAD, POST"}), id="delete-properties-405"),
@@ -207,4 +255,52 @@ CASES = [
     pytest.param(Case(Request("POST", "/website_events.properties", own_list), 429, errors((25, "Rate limit exceeded.")),
                       {"Retry-After": re.compile(r"99\d|1000")}, options={"properties_rate_limit": 1, "rate_limit_window": 1000},
                       before=(Request("POST", "/website_events.properties", own_list),)), id="rate-limited"),
+    # Web pages, with the list's tracker key: readable by its origin only, never with a secret.
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), PAGE), 200, success(), READABLE),
+                 id="tracker-key-in-the-query"),
+    pytest.param(Case(Request("POST", "/event", lambda a, b: from_page(TrackerKey=a.tracker_key)(a, b), PAGE),
+                      200, success(), READABLE), id="tracker-key-in-the-body"),
+    pytest.param(Case(Request("POST", tracker_path(), lambda a, b: from_page(ListID=b.list_id)(a, b), PAGE),
+                      422, errors((4, "Invalid ListID parameter", "ListID names none of your lists")), READABLE), id="tracker-key-others-list"),
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), {**PAGE, "Origin": "https://evil.example"}),
+                      403, errors((40, "Origin is not allowed for this tracker key."))), id="tracker-key-other-origin"),
+    pytest.param(Case(Request("POST", tracker_path(), from_page(), {"Content-Type": "text/plain"}), 403,
+                      errors((41, "This tracker key is for web pages only: the request has no Origin."))),
+                 id="tracker-key-no-origin"),
+    pytest.param(Case(Request("POST", "/event", event(), {**JSON, "Origin": ORIGIN}), 200, success()),
+                 id="api-key-from-a-page-not-readable"),
+    pytest.param(Case(Request("OPTIONS", tracker_path(), b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      204, b"", {**READABLE, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers":
+                                 "Content-Type", "Access-Control-Max-Age": "7200"}, content_type=None), id="preflight"),
+    pytest.param(Case(Request("OPTIONS", "/event", b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      403, errors((42, "A preflight request must name its TrackerKey in the query string."))),
+                 id="preflight-without-key"),
+    pytest.param(Case(Request("GET", "/tracker.js", b"", {}), 200, SCRIPT, {
+        "ETag": f'"{hashlib.sha256(SCRIPT).hexdigest()[:20]}"', "Cache-Control": "public, max-age=3600",
+        "Vary": "Accept-Encoding"}, content_type="text/javascript; charset=utf-8"), id="tracker-script"),
+    # Command on the /api/v1 routes: optional, and if present it names the route.
+    pytest.param(Case(Request("POST", "/event", event(Command="event.track")), 200, success()), id="event-command"),
+    pytest.param(Case(Request("POST", "/event", event(Command="website_events.properties")), 422,
+                      errors((71, "Invalid Command parameter.", 'Command, if given, must be "event.track" on this endpoint'))), id="event-command-mismatch"),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify", Email="a@example.com", IdentifyProperties=["x"])),
+                      422, errors((70, "Invalid IdentifyProperties parameter.", "IdentifyProperties must be an object"))), id="identify-properties-not-an-object"),
+    pytest.param(Case(Request("POST", "/event", event(Event="identify", ID="ab" * 32)), 200, success("ab" * 32)),
+                 id="identify-by-an-email-hash-that-matches-nobody"),
+    # POST /api.php: form bodies, answered as the JSON routes answer; under the prefix and at the site root.
+    pytest.param(api_php(form("event.track", Event="pageView", ID="visitor-1", UUID=UUID, **{"Properties[url]": "/"}),
+                         200, success()), id="api-php-event"),
+    pytest.param(api_php(form("event.track", **IDENTIFY_FORM), 200, success(identify=True), root=True),
+                 id="api-php-identify-at-root"),
+    pytest.param(api_php(form("website_events.properties"), 200, properties({}), root=True), id="api-php-properties-at-root"),
+    pytest.param(api_php(form("event.track", Event="pageView", ListID=lambda a, b: str(b.list_id)), 422,
+                         errors((4, "Invalid ListID parameter", "ListID names none of your lists"))), id="api-php-others-list"),
+    pytest.param(api_php(form(None), 422, errors((72, "Missing Command parameter.", "Command is required on /api.php: event.track or website_events.properties"))), id="api-php-no-command"),
+    pytest.param(api_php(form("subscribers.get"), 422, errors((71, "Invalid Command parameter.", "Command must name an endpoint: event.track or website_events.properties")), root=True),
+                 id="api-php-unknown-command"),
+    pytest.param(api_php(form("event.track", APIKey=None), 401, AUTH), id="api-php-no-credentials"),
+    pytest.param(api_php(lambda a, b: b"Command=event.track&x=%ff", 400, errors((73, "Request body is not a valid form."))),
+                 id="api-php-not-utf-8"),
+    pytest.param(api_php(lambda a, b: event()(a, b) | {"Command": "event.track"}, 200, success(), **JSON), id="api-php-json"),
+    pytest.param(Case(Request("GET", "/api.php", prefix=""), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
+                 id="api-php-get-405"),
 ]

@@ -18,11 +18,12 @@ import urllib.request
 from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import django
 import pytest
 
-from http_checks import CASES, Account, Answer, Case, check
+from http_checks import CASES, ORIGIN, Account, Answer, Case, check
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "django_app"
@@ -31,9 +32,9 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "tracksite.settings"
 django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from django.core.management import CommandError, call_command  # noqa: E402
 from django.test import AsyncClient, Client, RequestFactory  # noqa: E402
-from members.models import APIKey, TrackedList  # noqa: E402
+from members.models import APIKey, TrackedList, TrackerKey  # noqa: E402
 
 from octeth_tracking.contrib.django import call_wsgi, get_app  # noqa: E402
 
@@ -56,7 +57,8 @@ class DjangoSite:
 
     def account(self, name: str) -> Account:
         user = User.objects.create_user(name)
-        return Account(APIKey.create(user), TrackedList.objects.create(owner=user, name=f"{name}'s list").pk)
+        tracked = TrackedList.objects.create(owner=user, name=f"{name}'s list")
+        return Account(APIKey.create(user), tracked.pk, TrackerKey.create(user, tracked, [ORIGIN]))
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         headers = dict(headers)
@@ -269,3 +271,46 @@ def test_under_asgi_too(site: DjangoSite) -> None:
     assert response.status_code == 200 and response.json()["external_id"] == "v"
     missing = asyncio.run(AsyncClient().post("/api/v1/nope", b"{}", content_type="application/json"))
     assert missing.status_code == 404 and missing.content == b'{"Errors":[{"Code":22,"Message":"Not found."}]}'
+
+
+def test_only_a_lists_owner_creates_its_tracker_key_and_revoking_it_locks_it_out(site: DjangoSite) -> None:
+    ann, bob = User.objects.create_user("ann"), User.objects.create_user("bob")
+    news = TrackedList.objects.create(owner=ann, name="News")
+    with pytest.raises(CommandError, match="is not bob's list"):
+        call_command("createtracker", "bob", str(news.pk), "--origin", ORIGIN, stdout=StringIO())
+    with pytest.raises(CommandError, match="is not an origin"):
+        call_command("createtracker", "ann", str(news.pk), "--origin", "shop.example", stdout=StringIO())
+    out = StringIO()
+    call_command("createtracker", "ann", str(news.pk), "--origin", ORIGIN, stdout=out)
+    created = json.loads(out.getvalue())
+    key = created["tracker_key"]
+    assert TrackerKey.objects.get(pk=created["tracker_id"]).digest != key  # a digest only
+    body = json.dumps({"ListID": news.pk, "Event": "pageView", "ID": "v"})
+    sent = Client().post(f"/api/v1/event?TrackerKey={key}", body, content_type="text/plain", headers={"Origin": ORIGIN})
+    assert sent.status_code == 200 and sent["Access-Control-Allow-Origin"] == ORIGIN
+    out = StringIO()
+    call_command("revoketracker", key, stdout=out)
+    assert json.loads(out.getvalue()) == {"revoked": True}
+    again = Client().post(f"/api/v1/event?TrackerKey={key}", body, content_type="text/plain", headers={"Origin": ORIGIN})
+    assert again.status_code == 401
+    with pytest.raises(CommandError):
+        call_command("revoketracker", key, stdout=StringIO())
+
+
+class OneField:
+    """A site's custom fields, as ``OCTETH_TRACKING_CUSTOM_FIELDS`` names them: a class built with no arguments."""
+
+    def custom_fields(self, list_id: int) -> list[Any]:
+        from octeth_tracking.fields import CustomField
+
+        return [CustomField(5, list_id, "First name", "First-Name")]
+
+
+def test_custom_fields_come_from_the_setting_and_api_php_from_the_root_pattern(settings: Any, tmp_path: Path) -> None:
+    site = DjangoSite(settings=settings, tmp_path=tmp_path, custom_fields=f"{__name__}.OneField")
+    alice = site.account("alice")
+    body = {"Command": "event.track", "APIKey": alice.api_key, "ListID": str(alice.list_id), "Event": "identify",
+            "Email": "jo@example.com", "IdentifyProperties[first-name]": "Jo"}
+    response = site.client.post("/api.php", urlencode(body), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.json()["identify_event_sent"] is True
+    assert [s.fields for s in get_app().store.subscribers(alice.list_id)] == [{5: "Jo"}]

@@ -119,7 +119,7 @@ def test_error_messages_are_the_reference_ones_and_each_item_says_what_was_wrong
     assert response.get_json() == {"Errors": [{"Code": 5, "Message": "Missing event parameter.", "Detail": "Event is required"}]}
     response = api.event({"APIKey": account.api_key, "ListID": account.list_id, "Event": "identify"})
     assert response.get_json() == {"Errors": [
-        {"Code": 6, "Message": "Missing email parameter.", "Detail": 'Email is required when Event is "identify"'}]}
+        {"Code": 6, "Message": "Missing email parameter.", "Detail": 'Email is required when Event is "identify" (or an ID that is an email hash: 64 hexadecimal characters)'}]}
 
 
 # (body changes, code, its Detail): the message stays Octeth's; the detail says which rule failed.

@@ -14,12 +14,13 @@ from typing import Any, Callable, Iterator, Mapping
 import pytest
 from flask import Flask
 
-from http_checks import CASES, Account, Answer, Case, check
+from http_checks import CASES, ORIGIN, Account, Answer, Case, check
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "examples"))  # as `flask --app examples/flask_app` does
 
 import flask_app  # noqa: E402
+from octeth_tracking.browser import snippet  # noqa: E402
 from flask_app import accounts  # noqa: E402
 
 
@@ -45,7 +46,9 @@ class FlaskSite:
         user_id, api_key = accounts.create_user(self.app.config["SITE_DB"], name)
         list_id = accounts.create_list(self.app.config["SITE_DB"], user_id, f"{name}'s list")
         assert list_id is not None
-        return Account(api_key, list_id)
+        created = accounts.create_tracker(self.app.config["SITE_DB"], user_id, list_id, [ORIGIN])
+        assert created is not None
+        return Account(api_key, list_id, created[1])
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         response = self.client.open(path, method=method, data=body, headers=dict(headers))
@@ -111,6 +114,35 @@ def test_cli_commands_print_one_json_object_each(tmp_path: Path) -> None:
     assert missing.returncode != 0 and missing.stdout == "" and "no user with id 7" in missing.stderr
 
 
+def test_the_sites_own_custom_fields_take_identify_properties(tmp_path: Path) -> None:
+    api_key = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)["api_key"]
+    run_cli(tmp_path, "create-list", "--user-id", "1", "News")
+    fields = [run_cli(tmp_path, "create-field", "--list-id", "1", *args) for args in (
+        ("--merge-tag", "First-Name", "First name"), ("--key", "Member number"), ("Plan",))]
+    assert [json.loads(done.stdout) for done in fields] == [{"field_id": 1}, {"field_id": 2}, {"field_id": 3}]
+    missing = run_cli(tmp_path, "create-field", "--list-id", "7", "x")
+    assert missing.returncode != 0 and "no list with id 7" in missing.stderr
+    app = make_app(tmp_path)
+    try:
+        body = {"Command": "event.track", "APIKey": api_key, "ListID": "1", "Event": "identify", "Email": "jo@example.com",
+                "ID": "m-17", "IdentifyProperties[first-name]": "Jo", "IdentifyProperties[CustomField3]": "Gold"}
+        answer = app.test_client().post("/api.php", data=body)  # the legacy form, at the site's root
+        assert answer.status_code == 200 and answer.json["identify_event_sent"] is True
+        subscribers = app.extensions["octeth_tracking"].store.subscribers(1)
+        assert [(s.email, s.fields) for s in subscribers] == [("jo@example.com", {1: "Jo", 2: "m-17", 3: "Gold"})]
+    finally:
+        app.extensions["octeth_tracking"].store.close()
+
+
+def test_api_php_at_the_root_can_be_left_to_the_site(tmp_path: Path) -> None:
+    app = make_app(tmp_path, api_php_at_root=False)
+    try:
+        assert app.test_client().post("/api.php", data={"Command": "event.track"}).mimetype == "text/html"  # the site's 404
+        assert app.test_client().post("/api/v1/api.php", data={"Command": "event.track"}).status_code == 401
+    finally:
+        app.extensions["octeth_tracking"].store.close()
+
+
 def test_flask_run_answers_curl_on_a_real_port(tmp_path: Path) -> None:
     api_key = json.loads(run_cli(tmp_path, "create-user", "ann").stdout)["api_key"]
     list_id = json.loads(run_cli(tmp_path, "create-list", "--user-id", "1", "News").stdout)["list_id"]
@@ -149,3 +181,41 @@ def test_the_readme_snippet_mounts_the_api_beside_the_sites_routes(
         {"Code": 99998, "Message": "Authentication failure or session expired"}]}
     assert client.get("/elsewhere").mimetype == "text/html"  # the site's own 404
     assert (tmp_path / "events.db").exists()
+
+
+def test_only_a_lists_owner_creates_its_tracker_key_and_the_api_takes_it(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "create-user", "ann").returncode == 0
+    assert run_cli(tmp_path, "create-user", "bob").returncode == 0
+    assert json.loads(run_cli(tmp_path, "create-list", "--user-id", "1", "News").stdout) == {"list_id": 1}
+    refused = run_cli(tmp_path, "create-tracker", "--user-id", "2", "--list-id", "1", "--origin", ORIGIN)
+    assert refused.returncode != 0 and refused.stdout == "" and "user 2 has no list 1" in refused.stderr
+    bad = run_cli(tmp_path, "create-tracker", "--user-id", "1", "--list-id", "1", "--origin", "shop.example")
+    assert bad.returncode != 0 and "is not an origin" in bad.stderr
+    created = json.loads(run_cli(tmp_path, "create-tracker", "--user-id", "1", "--list-id", "1", "--origin", ORIGIN).stdout)
+    assert created.keys() == {"tracker_id", "tracker_key"} and created["tracker_key"].startswith("otk_")
+    assert created["tracker_key"].encode() not in (tmp_path / "site.db").read_bytes()
+
+    app = make_app(tmp_path)
+    client = app.test_client()
+    body = json.dumps({"ListID": 1, "Event": "pageView", "ID": "v"})
+    sent = client.post(f"/api/v1/event?TrackerKey={created['tracker_key']}", data=body,
+                       headers={"Origin": ORIGIN, "Content-Type": "text/plain"})
+    assert sent.status_code == 200 and sent.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert run_cli(tmp_path, "revoke-tracker", "--user-id", "2", created["tracker_key"]).returncode != 0  # not bob's
+    revoked = run_cli(tmp_path, "revoke-tracker", "--user-id", "1", created["tracker_key"])
+    assert (revoked.returncode, json.loads(revoked.stdout)) == (0, {"revoked": True})
+    again = client.post(f"/api/v1/event?TrackerKey={created['tracker_key']}", data=body, headers={"Origin": ORIGIN})
+    assert again.status_code == 401
+    app.extensions["octeth_tracking"].store.close()
+
+
+def test_the_sites_own_pages_carry_the_snippet_when_it_has_a_tracker_key(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    site = FlaskSite(app=app)
+    alice = site.account("alice")
+    assert b"octethTracker" not in app.test_client().get("/").data
+    app.config["TRACKER_KEY"] = alice.tracker_key
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert snippet("http://localhost/api/v1", alice.tracker_key, alice.list_id) in page
+    assert alice.api_key not in page
+    assert app.test_client().get("/api/v1/tracker.js").status_code == 200  # the script it loads, from the same site

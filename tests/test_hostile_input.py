@@ -14,7 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterator
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +32,7 @@ SHARE = reliability.scale().hostile_examples / 11
 HOSTILE = settings(max_examples=round(6 * SHARE), deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example, HealthCheck.filter_too_much])
 TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links",
-          "users", "lists", "api_keys", "sessions")
+          "users", "lists", "api_keys", "sessions", "custom_fields", "subscriber_fields")
 PATHS = {"event": "/api/v1/event", "properties": "/api/v1/website_events.properties"}
 
 
@@ -54,6 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path = tmp_path_factory.mktemp("hostile") / "events.db"
     store = SQLiteStore(path)
     alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    store.create_custom_field(alice.list_id, "First name", "First-Name", unique_identifier=True)
     session_id = store.create_session(alice.user_id, ttl=3600)
     db = sqlite3.connect(path, isolation_level=None)
     # Rate limits off: thousands of examples from one user must reach validation, not 429.
@@ -123,7 +124,8 @@ def parameters(draw: st.DrawFn, world: World, endpoint: str) -> tuple[list[tuple
         for name, plausible in [
             ("Email", ("a@example.com", "not-an-email", "", "A@Example.COM")),
             ("UUID", ("13f8e79a-f063-4b80-10e4-b65a699a2f56", "13F8E79A-F063-4B80-10E4-B65A699A2F56", "nope")),
-            ("ID", ("visitor-1", 42, "", "v" * 256)),
+            ("ID", ("visitor-1", 42, "", "v" * 256, "ab" * 32)),
+            ("IdentifyProperties", ({"First-Name": "Jo"}, {"customfield1": 2, "x": None}, {"a": {"b": 1}}, [], "x")),
         ]:
             if draw(st.booleans()):
                 pairs.append((draw(name_casings(name)), value(*plausible)))
@@ -263,3 +265,36 @@ def test_query_strings_on_properties(world: World, data: st.DataObject, method: 
     before = world.footprint()
     status, response_headers, payload = send(world, method, PATHS["properties"], b"", None, "missing", headers, query)
     check(world, "properties", method, before, status, response_headers, payload)
+
+
+def form_fields(name: str, value: Any) -> list[tuple[str, str]]:
+    """A JSON value as a PHP client's form fields: objects in brackets, lists with [], scalars as text."""
+    if isinstance(value, dict):
+        return [pair for key, inner in value.items() for pair in form_fields(f"{name}[{key}]", inner)]
+    if isinstance(value, list):
+        return [pair for inner in value for pair in form_fields(f"{name}[]", inner)]
+    return [(name, value if isinstance(value, str) else json.dumps(value))]
+
+
+@settings(HOSTILE, max_examples=400)
+@given(data=st.data(), endpoint=st.sampled_from(["event", "properties"]),
+       command=st.sampled_from(["event.track", "website_events.properties"] * 4 + ["", "nope", "EVENT.TRACK"]),
+       content_type=st.sampled_from(["application/x-www-form-urlencoded"] * 6 + ["", None, "text/plain",
+                                    "multipart/form-data; boundary=zz", "application/json"]),
+       length=length_lies, delta=st.integers(1, 100))
+def test_form_bodies_on_api_php(world: World, data: st.DataObject, endpoint: str, command: str,
+                                content_type: str | None, length: str, delta: int) -> None:
+    pairs, headers = data.draw(parameters(world, endpoint))
+    fields: list[tuple[str, str]] = [("Command", command)]
+    for name, raw in pairs:
+        try:
+            fields += form_fields(name, json.loads(raw))
+        except (ValueError, RecursionError):
+            fields.append((name, raw))  # a literal that is not JSON (or too deep to read): sent as its text
+    body = urlencode([(k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass")) for k, v in fields]).encode()
+    if data.draw(st.booleans()):
+        body += data.draw(st.sampled_from([b"&", b"&&=", b"%", b"%zz", b"%ff%fe", b"%00", b"=x", b"[", b"a[b][=1", b"c[]]=2"]))
+    body = data.draw(corrupt(body))
+    before = world.footprint()
+    status, response_headers, payload = send(world, "POST", "/api/v1/api.php", body, content_type, length, headers, delta=delta)
+    check(world, "event" if command == "event.track" else "properties", "POST", before, status, response_headers, payload)

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import pytest
 from werkzeug.test import Client
 
-from http_checks import CASES, Account, Answer, Case, check
+from http_checks import CASES, ORIGIN, Account, Answer, Case, check
 from octeth_tracking import SQLiteStore, create_app
 
 
@@ -27,7 +27,8 @@ class StandaloneSite:
 
     def account(self, name: str) -> Account:
         user = self.store.create_user(name)
-        return Account(self.store.create_api_key(user), self.store.create_list(user, f"{name}'s list"))
+        list_id = self.store.create_list(user, f"{name}'s list")
+        return Account(self.store.create_api_key(user), list_id, self.store.create_tracker(list_id, [ORIGIN])[1])
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         response = self.client.open(path, method=method, data=body, headers=dict(headers))

@@ -1,4 +1,4 @@
-"""A non-editable install carries the schemas inside the package and works from anywhere."""
+"""A non-editable install carries the schemas and the tracker script inside the package and works from anywhere."""
 
 from __future__ import annotations
 
@@ -20,15 +20,19 @@ def test_wheel_ships_schemas_and_works_without_the_checkout(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for schema in (ROOT / "schemas").glob("*.json"):
         assert f"octeth_tracking/schemas/{schema.name}" in names
+    assert zipfile.ZipFile(wheel).read("octeth_tracking/static/tracker.js") == (
+        ROOT / "octeth_tracking" / "static" / "tracker.js").read_bytes()
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
     probe = (
-        "import json, octeth_tracking, octeth_tracking.schemas as s;"
-        "print(json.dumps([octeth_tracking.__file__, str(s.SCHEMA_DIR), s.BodySchema('event').errors({})]))"
+        "import json, octeth_tracking, octeth_tracking.schemas as s, octeth_tracking.browser as b;"
+        "print(json.dumps([octeth_tracking.__file__, str(s.SCHEMA_DIR), s.BodySchema('event').errors({}),"
+        " str(b.SCRIPT), len(b.script().plain)]))"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(target)},
                          check=True, capture_output=True, text=True).stdout
-    module, schema_dir, errors = json.loads(out)
-    assert module.startswith(str(target)) and schema_dir.startswith(str(target))
+    module, schema_dir, errors, script, size = json.loads(out)
+    assert module.startswith(str(target)) and schema_dir.startswith(str(target)) and script.startswith(str(target))
     assert [code for code, _, _ in errors] == [4, 5]
+    assert size == (ROOT / "octeth_tracking" / "static" / "tracker.js").stat().st_size

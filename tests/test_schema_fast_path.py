@@ -36,9 +36,13 @@ properties = st.one_of(
     st.builds(lambda a, b: {**a, **b}, conversion, st.dictionaries(st.text(max_size=4), json_values, max_size=3)),
     json_values,
 )
+ids = st.sampled_from(["ab" * 32, "AB" * 32, "ab" * 32 + "\n", "ab" * 31 + "g0", "a" * 63, "v-1", "", 42]) | json_values
+commands = st.sampled_from(["event.track", "website_events.properties", "Event.Track", ""]) | json_values
+identify_properties = st.dictionaries(st.text(max_size=7), json_scalars, max_size=6) | json_values
 bodies = st.fixed_dictionaries({}, optional={
-    "listid": list_ids, "event": events, "email": emails, "uuid": uuids, "id": json_values,
-    "properties": properties, "apikey": st.text(max_size=5),
+    "listid": list_ids, "event": events, "email": emails, "uuid": uuids, "id": ids,
+    "properties": properties, "apikey": st.text(max_size=5), "command": commands,
+    "identifyproperties": identify_properties,
 })
 
 
@@ -50,6 +54,11 @@ def test_the_fast_path_answers_the_common_valid_body():
 
 @pytest.mark.parametrize("body, valid", [
     pytest.param({"listid": 1, "event": "identify"}, False, id="identify-needs-an-email"),
+    pytest.param({"listid": 1, "event": "identify", "id": "ab" * 32}, True, id="or-an-email-hash-id"),
+    pytest.param({"listid": 1, "event": "identify", "id": "ab" * 32 + "\n"}, False, id="not-a-hash-with-a-newline"),
+    pytest.param({"listid": 1, "event": "x", "command": "event.track", "identifyproperties": {"a": 1}}, True,
+                 id="command-and-identify-properties"),
+    pytest.param({"listid": 1, "event": "x", "identifyproperties": {"a": {}}}, False, id="identify-properties-scalar"),
     pytest.param({"listid": 1, "event": "identify", "email": "ada@example.com"}, True, id="identify-with-email"),
     pytest.param({"listid": 1, "event": "conversion", "properties": {"conversion-id": 1}}, False,
                  id="conversion-needs-its-properties"),
@@ -81,7 +90,7 @@ def test_event_fast_path_agrees_with_the_reference(limits, body):
 
 
 @settings(max_examples=100, deadline=None)
-@given(body=st.fixed_dictionaries({}, optional={"listid": list_ids, "apikey": st.text(max_size=5)}))
+@given(body=st.fixed_dictionaries({}, optional={"listid": list_ids, "apikey": st.text(max_size=5), "command": commands}))
 def test_properties_fast_path_agrees_with_the_reference(body):
     schema = BodySchema("website_events.properties")
     valid = reference_valid(schema, body)

@@ -185,7 +185,10 @@ class TestAccounts:
 
 
 def reopen(store):
-    """Another store on the same database: what another process (or host) sees."""
+    """Another store on the same database: what another process (or host) sees. A memory store
+    has no other process: its own generation is what its readers see (closing it is a no-op here)."""
+    if getattr(store, "memory", False):
+        return type("SameStore", (), {"revocation_generation": store.revocation_generation, "close": lambda self: None})()
     return type(store)(store.url) if hasattr(store, "url") else type(store)(store.path)
 
 
@@ -226,3 +229,62 @@ def test_a_revocation_moves_the_generation_that_every_store_on_the_database_read
         assert moved_from(elsewhere, before) and moved_from(any_store, mine)
     finally:
         elsewhere.close()
+
+class TestTrackers:
+    def test_create_find_list_and_revoke(self, any_store, list_id):
+        other = any_store.create_list(any_store.create_user("w"), "m")
+        tracker_id, key = any_store.create_tracker(list_id, ["https://Shop.Example:443/", "https://*.example.com"])
+        server_id, server_key = any_store.create_tracker(other, [], server_side=True)
+        assert key.startswith("otk_") and len(key) >= 32 and key != server_key
+        found = any_store.tracker_for_key(key)
+        assert (found.id, found.list_id, found.origins, found.server_side, found.revoked_at) == (
+            tracker_id, list_id, ("https://*.example.com", "https://shop.example"), False, None)
+        assert found.created_at.endswith("+00:00")
+        assert any_store.tracker_for_key(server_key).server_side is True
+        assert any_store.tracker_for_key("otk_never-issued") is None
+        assert [t.id for t in any_store.trackers()] == [tracker_id, server_id]
+        assert [t.id for t in any_store.trackers(list_id)] == [tracker_id]
+
+        assert any_store.revoke_tracker(tracker_id) is True
+        assert any_store.tracker_for_key(key) is None
+        assert any_store.revoke_tracker(tracker_id) is False
+        assert any_store.revoke_tracker(424242) is False
+        listed, = any_store.trackers(list_id)
+        assert listed.revoked_at is not None and listed.origins == found.origins  # revoked keys stay listed
+        assert any_store.tracker_for_key(server_key) is not None
+
+    @pytest.mark.parametrize("list_ok, origins, server_side, error", [
+        pytest.param(False, ["https://example.com"], False, LookupError, id="no-such-list"),
+        pytest.param(True, [], False, ValueError, id="neither-origin-nor-server"),
+        pytest.param(True, ["example.com"], False, ValueError, id="not-an-origin"),
+        pytest.param(True, ["https://example.com/shop"], False, ValueError, id="a-path"),
+    ])
+    def test_refused(self, any_store, list_id, list_ok, origins, server_side, error):
+        with pytest.raises(error):
+            any_store.create_tracker(list_id if list_ok else list_id + 1000, origins, server_side=server_side)
+        assert any_store.trackers() == []
+
+
+class TestJournal:
+    def test_kept_newest_first_bounded_per_user_and_cleared(self, any_store):
+        from octeth_tracking.storage import Rejection
+
+        for n in range(4):
+            any_store.journal_rejection("1", Rejection(float(n), "/event", 422, [{"Code": 5, "Message": "m"}], f'{{"n":{n}}}'), keep=3)
+        any_store.journal_rejection("2", Rejection(9.0, "/x", 429, [{"Code": 25, "Message": "r"}], "{}"), keep=3)
+        assert [r.body for r in any_store.rejections("1")] == ['{"n":3}', '{"n":2}', '{"n":1}']
+        assert any_store.rejections("1", limit=1)[0] == Rejection(3.0, "/event", 422, [{"Code": 5, "Message": "m"}], '{"n":3}')
+        assert [r.route for r in any_store.rejections(None)] == ["/x", "/event", "/event", "/event"]
+        assert any_store.clear_rejections("2") == 1
+        assert any_store.clear_rejections() == 3
+        assert any_store.rejections(None) == []
+
+    def test_delete_all_events_keeps_the_accounts(self, any_store):
+        user = any_store.create_user("u")
+        key = any_store.create_api_key(user, "a-fixed-key")
+        list_id = any_store.create_list(user, "l")
+        any_store.record([new_event(list_id, email="a@example.com", properties={"p": 1})])
+        assert any_store.delete_all_events() == 2  # the event and its identify event
+        assert (any_store.count_events(), any_store.properties(list_id)) == (0, {})
+        assert any_store.subscriber_email(list_id, "v1") is None
+        assert key == "a-fixed-key" and any_store.user_for_api_key(key) == user and any_store.list_owner(list_id) == user

@@ -18,45 +18,74 @@ from conftest import make_account
 from octeth_tracking import create_app
 from octeth_tracking.app import ROUTES
 
-EVENT, PROPERTIES = "/event", "/website_events.properties"
-CREDENTIALS = ("body-apikey", "body-session", "bearer")
+EVENT, PROPERTIES, API_PHP = "/event", "/website_events.properties", "/api.php"
+# Every way each kind of credential travels (credentials.py).
+WAYS = {"secret": ("body-apikey", "body-session", "bearer"), "tracker": ("tracker-body", "tracker-query")}
+CREDENTIALS = WAYS["secret"]
+SITE = "https://alice.example"  # the origin on Alice's tracker key
 NO_SUCH_LIST = 987654
-TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions")
+TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions",
+          "custom_fields", "subscriber_fields", "tracker_keys")
 
-# (path, method, how the credential travels, the 422 code of an unknown list)
+# (path, method, how the credential travels, the 422 code of an unknown list, /api.php's Command)
 CASES = [
-    pytest.param(path, method, way, code, id=f"{path[1:]}-{method}-{way}")
-    for path, method, code in [(EVENT, "POST", 4), (PROPERTIES, "POST", 3), (PROPERTIES, "GET", 3), (PROPERTIES, "HEAD", 3)]
-    for way in CREDENTIALS
+    pytest.param(path, method, way, code, command, id=f"{path[1:]}-{method}-{way}" + (f"-{command}" if command else ""))
+    for path, method, kinds, code, command in [
+        (EVENT, "POST", ("secret", "tracker"), 4, None), (PROPERTIES, "POST", ("secret",), 3, None),
+        (PROPERTIES, "GET", ("secret",), 3, None), (PROPERTIES, "HEAD", ("secret",), 3, None),
+        (API_PHP, "POST", ("secret",), 4, "event.track"), (API_PHP, "POST", ("secret",), 3, "website_events.properties")]
+    for kind in kinds for way in WAYS[kind]
 ]
 
 
-# Routes that take no user's credentials and name no list: nothing of a tenant's to leak
-# (/metrics counts all tenants together, for the operator's own token: tests/test_metrics.py).
-UNAUTHENTICATED = {"/health", "/metrics"}
+# Routes that take credentials but name no list: each shows the caller only what is theirs.
+REJECTED = "/website_events.rejected"
+OWN_ONLY = [
+    pytest.param(path, method, way, id=f"{path[1:]}-{method}-{way}")
+    for path, method in [(REJECTED, "POST"), (REJECTED, "GET"), (REJECTED, "HEAD")]
+    for way in CREDENTIALS
+]
+
+# Routes that take no user's credentials and name no list: nothing of a tenant's to leak (the
+# micro server's routes exist only on a micro server, which holds one test account; /metrics
+# counts all tenants together, for the operator's own token: tests/test_metrics.py).
+UNAUTHENTICATED = {"/health", "/tracker.js", "/openapi.json", "/micro/all", "/micro/bad", "/micro/reset", "/metrics"}
 
 
 def test_table_covers_every_route_method_and_credential():
-    covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES}
+    covered = {(case.values[0], case.values[1], case.values[2]) for case in CASES + OWN_ONLY}
     expected = {
         (route.path, method, way)
         for route in ROUTES if route.credentials
-        for method in route.methods for way in CREDENTIALS
+        for method in route.methods if method != "OPTIONS"  # a preflight names no list (test_cors.py)
+        for kind in route.credentials for way in WAYS[kind.name]
     }
     assert covered == expected
     assert {route.path for route in ROUTES if not route.credentials} == UNAUTHENTICATED
 
 
-def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int) -> TestResponse:
+def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int,
+         command: str | None = None) -> TestResponse:
     params: dict[str, Any] = {"ListID": list_id}
-    if path == EVENT:
-        params.update(Event="pageView", ID="visitor-1", Properties={"probe": 1})
+    if path == EVENT or command == "event.track":
+        params.update(Event="identify", Email="probe@example.com", ID="visitor-1", Properties={"probe": 1},
+                      IdentifyProperties={"CustomField1": "x"})
     headers = {}
+    url = "/api/v1" + path
     if way == "bearer":
         headers["Authorization"] = f"Bearer {secret}"
+    elif way.startswith("tracker"):
+        headers["Origin"] = SITE
+        if way == "tracker-query":
+            url += "?" + urlencode({"TrackerKey": secret})
+        else:
+            params["TrackerKey"] = secret
     else:
         params["APIKey" if way == "body-apikey" else "SessionID"] = secret
-    url = "/api/v1" + path
+    if command is not None:  # a form, as Octeth's legacy clients send
+        form = {"Command": command, **{k: v for k, v in params.items() if not isinstance(v, dict)}}
+        form.update({f"{k}[{name}]": inner for k, v in params.items() if isinstance(v, dict) for name, inner in v.items()})
+        return client.post(url, data={k: str(v) for k, v in form.items()}, headers=headers)
     if method == "POST":
         return client.post(url, json=params, headers=headers)
     return client.open(url + "?" + urlencode(params), method=method, headers=headers)
@@ -71,17 +100,20 @@ def footprint(path: str, store: Any, list_ids: list[int]) -> tuple[Any, ...]:
     return counts + tuple(repr(store.properties(list_id)) for list_id in list_ids)
 
 
-@pytest.mark.parametrize("path, method, way, code", CASES)
-def test_another_users_list_is_indistinguishable_from_none(store, path, method, way, code):
+@pytest.mark.parametrize("path, method, way, code, command", CASES)
+def test_another_users_list_is_indistinguishable_from_none(store, path, method, way, code, command):
     alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    store.create_custom_field(bob.list_id, "Bob's field", field_id=1)  # a field of bob's list: alice's CustomField1 must not reach it
     client = Client(create_app(store=store))
     # Bob's list holds data: a leak would show it, a write would change it.
     assert call(client, EVENT, "POST", "body-apikey", bob.api_key, bob.list_id).status_code == 200
     secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+    if way.startswith("tracker"):
+        secret = store.create_tracker(alice.list_id, [SITE])[1]
 
     before = footprint(store.path, store, [alice.list_id, bob.list_id])
-    on_bobs = call(client, path, method, way, secret, bob.list_id)
-    on_none = call(client, path, method, way, secret, NO_SUCH_LIST)
+    on_bobs = call(client, path, method, way, secret, bob.list_id, command)
+    on_none = call(client, path, method, way, secret, NO_SUCH_LIST, command)
     after = footprint(store.path, store, [alice.list_id, bob.list_id])
 
     reliability.count("tenant_cases")
@@ -93,4 +125,25 @@ def test_another_users_list_is_indistinguishable_from_none(store, path, method, 
         assert [error["Code"] for error in on_bobs.get_json()["Errors"]] == [code]
     assert after == before
     # The same credential on Alice's own list works: the refusal above is about the list, not the credential.
-    assert call(client, path, method, way, secret, alice.list_id).status_code == 200
+    assert call(client, path, method, way, secret, alice.list_id, command).status_code == 200
+
+
+@pytest.mark.parametrize("path, method, way", OWN_ONLY)
+def test_a_route_without_a_list_shows_only_the_callers_own(store, path, method, way):
+    alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    client = Client(create_app(store=store))
+    # Bob's request is refused (a missing event name): his journal holds it.
+    assert client.post("/api/v1/event", json={"APIKey": bob.api_key, "ListID": bob.list_id}).status_code == 422
+    secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+    headers = {"Authorization": f"Bearer {secret}"} if way == "bearer" else {}
+    params = {} if way == "bearer" else {"APIKey" if way == "body-apikey" else "SessionID": secret}
+    url = "/api/v1" + path
+    if method == "POST":
+        answer = client.post(url, json=params, headers=headers)
+    else:
+        answer = client.open(url + "?" + urlencode(params), method=method, headers=headers)
+    assert answer.status_code == 200
+    if method != "HEAD":
+        assert answer.get_json() == {"Rejected": []}
+    bobs = client.get(url, headers={"Authorization": f"Bearer {bob.api_key}"}).get_json()["Rejected"]
+    assert [r["Route"] for r in bobs] == ["/event"]  # it is there, for Bob

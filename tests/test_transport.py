@@ -117,8 +117,8 @@ def test_413_comes_before_400_and_401(store):
 @pytest.mark.parametrize(
     "method, path, status, allow",
     [
-        pytest.param("GET", "/api/v1/event", 405, "POST", id="get-event"),
-        pytest.param("PUT", "/api/v1/event", 405, "POST", id="put-event"),
+        pytest.param("GET", "/api/v1/event", 405, "OPTIONS, POST", id="get-event"),
+        pytest.param("PUT", "/api/v1/event", 405, "OPTIONS, POST", id="put-event"),
         pytest.param("DELETE", "/api/v1/website_events.properties", 405, "GET, HEAD, POST", id="delete-properties"),
         pytest.param("POST", "/api/v1/events", 404, None, id="unknown-path"),
         pytest.param("POST", "/api/v1/event/", 404, None, id="trailing-slash"),

@@ -1,12 +1,19 @@
-"""The site's own accounts: users with an API key (its SHA-256 digest only) and their lists."""
+"""The site's own accounts: users with an API key (its SHA-256 digest only), their lists, the lists'
+tracker keys (digests only too), which only a list's owner may create or revoke, and the lists' custom fields."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import json
 import sqlite3
 from contextlib import closing
-from typing import Hashable
+from typing import Hashable, Sequence
+
+from octeth_tracking import TrackerKey
+from octeth_tracking.origins import normalize_origin
+from octeth_tracking.fields import CustomField
+from octeth_tracking.storage import new_tracker_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -14,6 +21,14 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE TABLE IF NOT EXISTS lists (
     id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users (id), name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trackers (
+    id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL REFERENCES lists (id), digest TEXT NOT NULL UNIQUE,
+    origins TEXT NOT NULL, server_side INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS fields (
+    id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL REFERENCES lists (id), label TEXT NOT NULL,
+    merge_tag TEXT, is_key INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -52,8 +67,30 @@ def create_list(path: str, user_id: int, name: str) -> int | None:
         return conn.execute("INSERT INTO lists (owner_id, name) VALUES (?, ?)", (user_id, name)).lastrowid
 
 
+def create_tracker(path: str, user_id: int, list_id: int, origins: Sequence[str],
+                   server_side: bool = False) -> tuple[int, str] | None:
+    """A tracker key for the list, if it is ``user_id``'s (else ``None``): (its id, the key, shown this once).
+    ``ValueError`` names an origin that is not one."""
+    allowlist = sorted({normalize_origin(origin) for origin in origins})
+    key = new_tracker_key()
+    with connect(path) as conn, conn:
+        if conn.execute("SELECT 1 FROM lists WHERE id = ? AND owner_id = ?", (list_id, user_id)).fetchone() is None:
+            return None
+        cursor = conn.execute("INSERT INTO trackers (list_id, digest, origins, server_side) VALUES (?, ?, ?, ?)",
+                              (list_id, digest(key), json.dumps(allowlist), server_side))
+    return int(cursor.lastrowid or 0), key
+
+
+def revoke_tracker(path: str, user_id: int, key: str) -> bool:
+    """Revoke a tracker key of one of ``user_id``'s lists; ``False`` if there is no such live key of theirs."""
+    with connect(path) as conn, conn:
+        return conn.execute(
+            "UPDATE trackers SET revoked = 1 WHERE digest = ? AND revoked = 0"
+            " AND list_id IN (SELECT id FROM lists WHERE owner_id = ?)", (digest(key), user_id)).rowcount == 1
+
+
 class SiteAuthenticator:
-    """The tracking API's view of this site: API keys and list ownership from its own tables.
+    """The tracking API's view of this site: API keys, list ownership and tracker keys from its own tables.
 
     :param path: the site's SQLite database.
     """
@@ -72,3 +109,34 @@ class SiteAuthenticator:
         with connect(self.path) as conn:
             row = conn.execute("SELECT 1 FROM lists WHERE id = ? AND owner_id = ?", (list_id, user_id)).fetchone()
         return row is not None
+
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        with connect(self.path) as conn:
+            row = conn.execute("SELECT id, list_id, origins, server_side FROM trackers WHERE digest = ? AND revoked = 0",
+                               (digest(key),)).fetchone()
+        return TrackerKey(id=row[0], list_id=row[1], origins=tuple(json.loads(row[2])), server_side=bool(row[3])) if row else None
+
+
+def create_field(path: str, list_id: int, label: str, merge_tag: str | None, is_key: bool) -> int | None:
+    """The new field's id, or ``None`` if there is no such list."""
+    with connect(path) as conn, conn:
+        if conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
+            return None
+        return conn.execute("INSERT INTO fields (list_id, label, merge_tag, is_key) VALUES (?, ?, ?, ?)",
+                            (list_id, label, merge_tag, is_key)).lastrowid
+
+
+class SiteFields:
+    """The tracking API's view of this site's custom fields (a ``FieldDirectory``): its own ``fields`` table.
+
+    :param path: the site's SQLite database.
+    """
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+
+    def custom_fields(self, list_id: int) -> list[CustomField]:
+        with connect(self.path) as conn:
+            rows = conn.execute("SELECT id, label, merge_tag, is_key FROM fields WHERE list_id = ? ORDER BY id",
+                                (list_id,)).fetchall()
+        return [CustomField(id_, list_id, label, merge_tag, bool(is_key)) for id_, label, merge_tag, is_key in rows]

@@ -10,9 +10,13 @@ returns the answer as an ``HttpResponse``, byte for byte; the view is exempt fro
 
 Settings follow the one rule of :mod:`octeth_tracking.config`: the argument ``max_body_size``
 is the setting ``OCTETH_TRACKING_MAX_BODY_SIZE``. ``OCTETH_TRACKING_DB`` names the event store;
-the object arguments ``authenticator`` and ``rate_limiter`` are the settings
-``OCTETH_TRACKING_AUTHENTICATOR`` and ``OCTETH_TRACKING_RATE_LIMITER``, each a dotted path to a
-class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+the object arguments ``authenticator``, ``custom_fields`` and ``rate_limiter`` are the settings
+``OCTETH_TRACKING_AUTHENTICATOR``, ``OCTETH_TRACKING_CUSTOM_FIELDS`` and ``OCTETH_TRACKING_RATE_LIMITER``,
+each a dotted path to a class built with no arguments (Django's habit, as in ``AUTHENTICATION_BACKENDS``).
+
+Octeth's legacy ``POST /api.php`` at the site's root is one more line, the same view::
+
+    path("api.php", tracking_view, {"path": "api.php"}),
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from ..body import declared_length
 from ..config import app_from_settings
 from ..settings import PREFIX
 from ..errors import InternalError
+from ..storage import TrackerKey
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-OBJECT_SETTINGS = ("authenticator", "rate_limiter")
+OBJECT_SETTINGS = ("authenticator", "custom_fields", "rate_limiter", "store")
 
 # Session keys of every built-in backend (signed_cookies included) use only these characters;
 # anything else never reaches the session store (PostgreSQL refuses NUL, for one).
@@ -50,6 +55,7 @@ _SESSION_KEY = re.compile(r"[A-Za-z0-9_:.\-]{8,4096}")
 
 _lock = threading.Lock()
 _app: TrackingApp | None = None
+_owns_store = False  # whether _app's store was opened from OCTETH_TRACKING_DB (and so is ours to close)
 
 
 def build_app() -> TrackingApp:
@@ -65,10 +71,11 @@ def build_app() -> TrackingApp:
 
 def get_app() -> TrackingApp:
     """The site's one :class:`TrackingApp`, built on first use and again after a setting changes."""
-    global _app
+    global _app, _owns_store
     with _lock:
         if _app is None:
             _app = build_app()
+            _owns_store = getattr(settings, PREFIX + "STORE", None) is None
         return _app
 
 
@@ -76,7 +83,7 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
     global _app
     if setting.startswith(PREFIX):
         with _lock:
-            if _app is not None:
+            if _app is not None and _owns_store:
                 _app.store.close()
             _app = None
 
@@ -127,6 +134,8 @@ def call_wsgi(app: WSGIApplication, request: HttpRequest, path: str) -> HttpResp
     status, headers = started
     code, _, reason = status.partition(" ")
     response = HttpResponse(b"".join(chunks), status=int(code), reason=reason or None)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        del response["Content-Type"]  # Django's default, on an answer that has none (a 204, a 304)
     for name, value in headers:
         response[name] = value
     return response
@@ -151,8 +160,9 @@ class DjangoSessionAuthenticator:
     """``SessionID``: the session key of a user logged in to this Django site.
 
     A logged-out, flushed or expired session, an inactive user or a changed password (the
-    session's auth hash no longer matches) names nobody. ``APIKey`` and list ownership are the
-    site's: a subclass implements :meth:`user_for_api_key` and :meth:`can_use_list`.
+    session's auth hash no longer matches) names nobody. ``APIKey``, list ownership and tracker
+    keys are the site's: a subclass implements :meth:`user_for_api_key`, :meth:`can_use_list`
+    and :meth:`tracker_key`.
     """
 
     def authenticate(self, api_key: str | None, session_id: str | None) -> Hashable | None:
@@ -192,3 +202,7 @@ class DjangoSessionAuthenticator:
     def can_use_list(self, user_id: Hashable, list_id: int) -> bool:
         """Whether the list exists and belongs to ``user_id``. Default: no list."""
         return False
+
+    def tracker_key(self, key: str) -> TrackerKey | None:
+        """The live tracker key that ``key`` is, from the site's own records. Default: none (401)."""
+        return None

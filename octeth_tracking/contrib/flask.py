@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from ..app import TrackingApp
-from ..config import app_from_settings
+from ..config import app_from_settings, mounts, wants_api_php_at_root
 from ..settings import DEFAULT_PREFIX, PREFIX
 from ..storage import DEFAULT_DB
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from ..auth import Authenticator
+    from ..fields import FieldDirectory
     from ..ratelimit import RateLimiter
     from ..storage import Store
 
@@ -44,6 +45,8 @@ def init_app(
     authenticator: Authenticator | None = None,
     store: Store | None = None,
     rate_limiter: RateLimiter | None = None,
+    custom_fields: FieldDirectory | None = None,
+    api_php_at_root: bool | None = None,
 ) -> TrackingApp:
     """Mount a :class:`TrackingApp` at ``url_prefix`` in ``app``; it is also ``app.extensions["octeth_tracking"]``.
 
@@ -54,16 +57,22 @@ def init_app(
     :param store: where events go; default: ``open_store(app.config["OCTETH_TRACKING_DB"])``,
         else ``octeth_tracking.db`` in the instance folder.
     :param rate_limiter: default: Redis if ``OCTETH_TRACKING_REDIS`` is set, else in process memory.
+    :param custom_fields: the site's own custom fields (a ``FieldDirectory``); default: the store's.
+    :param api_php_at_root: also answer Octeth's legacy ``POST /api.php`` at the site's root; default
+        ``app.config["OCTETH_TRACKING_API_PHP_AT_ROOT"]``, else yes.
     """
     settings = dict(app.config)
-    if store is None and not settings.get(PREFIX + "DB"):
+    if store is None and not settings.get(PREFIX + "DB") and settings.get(PREFIX + "STORE") is None:
         os.makedirs(app.instance_path, exist_ok=True)
         settings[PREFIX + "DB"] = os.path.join(app.instance_path, DEFAULT_DB)
     if url_prefix is None:
         url_prefix = str(settings.get(PREFIX + "PREFIX", DEFAULT_PREFIX))
     if not url_prefix.strip("/"):
         raise ValueError(f"url_prefix {url_prefix!r} would hide every page of the site behind the API: give a path")
-    tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {url_prefix.rstrip("/"): tracking})  # type: ignore[method-assign]
+    if api_php_at_root is None:
+        api_php_at_root = wants_api_php_at_root(settings.get(PREFIX + "API_PHP_AT_ROOT"))
+    tracking = app_from_settings(settings, store=store, authenticator=authenticator, rate_limiter=rate_limiter,
+                                 custom_fields=custom_fields)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts(tracking, url_prefix, api_php_at_root))  # type: ignore[method-assign]
     app.extensions[EXTENSION] = tracking
     return tracking

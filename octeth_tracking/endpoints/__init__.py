@@ -8,6 +8,7 @@ they filled in; it returns the answer.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Union
 
 from werkzeug.wrappers import Response
@@ -40,3 +41,8 @@ Answer = Union[Response, JSONAnswer]
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer that also serves GET and HEAD (werkzeug leaves out a HEAD's body)."""
     return Response(json_body(body), status=status, headers=headers, mimetype="application/json")
+
+
+def iso_time(seconds: float) -> str:
+    """A time as the API writes it: ISO 8601, UTC, to the millisecond (``2026-12-04T20:15:03.120Z``)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

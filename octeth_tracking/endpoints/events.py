@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..schemas import normalize_email
 from ..storage import Event, Receipt, sends_identify
 from . import Answer, JSONAnswer, json_response
+from .identify import identified
 
 if TYPE_CHECKING:
     from ..app import Call, TrackingApp
@@ -22,18 +23,24 @@ def external_id(value: str | int | float | None) -> str:
 
 
 def track_event(app: TrackingApp, call: Call) -> Answer:
-    """``POST /event``: store one event (or, with ``Properties.isTest``, answer as if stored)."""
+    """``POST /event``: store one event (or, with ``Properties.isTest``, answer as if stored).
+
+    Whom it identifies, and an identify's custom fields, come from :func:`.identify.identified`.
+    """
     params = call.params
     assert call.list_id is not None  # the schema requires a ListID
     properties = params.get("properties", {})
-    email = params.get("email")
+    visitor = external_id(params.get("id")) or str(uuid_module.uuid4())
+    email = normalize_email(params["email"]) if params.get("email") else None
+    email, fields = identified(app, call.list_id, params, visitor, email)
     event = Event(
         list_id=call.list_id,
         uuid=str(params.get("uuid") or uuid_module.uuid4()).lower(),
-        external_id=external_id(params.get("id")) or str(uuid_module.uuid4()),
+        external_id=visitor,
         event=params["event"],
-        email=normalize_email(email) if email else None,
+        email=email,
         properties=properties,
+        fields=fields,
     )
     if properties.get("isTest") is True:
         linked = app.store.subscriber_email(event.list_id, event.external_id) if event.email else None

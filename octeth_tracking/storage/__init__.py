@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from .base import (
-    AccountStore, Event, EventStore, Receipt, StorageError, StorageUnavailable, Store, StoreAdmin, digest, new_secret,
-    sends_identify,
+    AccountStore, Event, EventStore, JournalStore, Receipt, StorageError, StorageUnavailable, Store, StoreAdmin,
+    TrackerKey, digest, new_secret, new_tracker_key, sends_identify,
 )
+from .journal import Rejection
 from .sqlite import SQLiteStore
 
 __all__ = [
-    "AccountStore", "Event", "EventStore", "Receipt", "SQLiteStore", "StorageError", "StorageUnavailable", "Store",
-    "StoreAdmin", "digest", "new_secret", "open_store", "sends_identify",
+    "AccountStore", "Event", "EventStore", "JournalStore", "Receipt", "Rejection", "SQLiteStore", "StorageError",
+    "StorageUnavailable", "Store", "StoreAdmin", "TrackerKey", "digest", "new_secret", "new_tracker_key", "open_store",
+    "sends_identify",
 ]
 
 DEFAULT_DB = "octeth_tracking.db"

@@ -1,37 +1,24 @@
 """The accounts of the default authenticator, written once for both stores.
 
-Users, lists, API keys and sessions (keys and session ids as SHA-256 digests only). The SQL
-is in ``?`` style; a store with another parameter style sets :attr:`SQLAccounts.placeholder`.
-A store provides three primitives: a one-value read, a write that returns its row count,
-and an insert that returns the new row's id; and the revocation pair (see
-:mod:`~octeth_tracking.storage.revocations`): ``_revoke``, a write that takes access away and
-tells every process, and ``revocation_generation``, what they read to know.
+Users, lists, API keys and sessions (keys and session ids as SHA-256 digests only), over
+the primitives of :class:`~octeth_tracking.storage.sql.SQLStatements`, and the revocation pair
+(see :mod:`~octeth_tracking.storage.revocations`): ``_revoke``, a write that takes access away
+and tells every process, and ``revocation_generation``, what they read to know.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from .base import digest, new_secret
+from .sql import SQLStatements
 
 
-class SQLAccounts:
+class SQLAccounts(SQLStatements):
     """:class:`~octeth_tracking.storage.base.AccountStore` and the account half of ``StoreAdmin``."""
 
-    placeholder = "?"
-    clock: Callable[[], float]  # seconds since the epoch: the store's wall clock
-
-    def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        """The first column of the first row, or ``None``."""
-        raise NotImplementedError
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one writing statement in a transaction of its own; the number of rows it changed."""
-        raise NotImplementedError
-
-    def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one INSERT in a transaction of its own; the new row's ``id``."""
-        raise NotImplementedError
+    # What delete_all_events forgets beside the events: what was tracked, not the accounts.
+    tracked_tables = ("event_properties", "event_types", "visitor_links", "subscriber_fields", "subscribers")
 
     def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement that takes access away, like ``_write``; if it changed a row, move
@@ -42,13 +29,6 @@ class SQLAccounts:
     def revocation_generation(self) -> int | None:
         """The current revocation generation, or ``None`` if it cannot be known now."""
         raise NotImplementedError
-
-    def _timestamp(self, seconds: float) -> Any:
-        """A time as the store's timestamp columns hold it."""
-        return seconds
-
-    def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
     def _require_user(self, user_id: int) -> None:
         if self._read_one(self._sql("SELECT id FROM users WHERE id = ?"), (user_id,)) is None:
@@ -82,9 +62,9 @@ class SQLAccounts:
         return self._insert_id(self._sql("INSERT INTO lists (user_id, name, created_at) VALUES (?, ?, ?)"),
                                (user_id, name, self._timestamp(self.clock())))
 
-    def create_api_key(self, user_id: int) -> str:
+    def create_api_key(self, user_id: int, key: str | None = None) -> str:
         self._require_user(user_id)
-        key = new_secret()
+        key = key or new_secret()
         self._write(self._sql("INSERT INTO api_keys (digest, user_id, created_at) VALUES (?, ?, ?)"),
                     (digest(key), user_id, self._timestamp(self.clock())))
         return key
@@ -99,6 +79,12 @@ class SQLAccounts:
         """Log a session out: it gets 401 from then on; ``False`` if it was unknown or expired already."""
         return bool(self._revoke(self._sql("DELETE FROM sessions WHERE digest = ? AND expires_at > ?"),
                                  (digest(session_id), self.clock())))
+
+    def delete_all_events(self) -> int:
+        deleted = self._write("DELETE FROM events", ())
+        for table in self.tracked_tables:
+            self._write(f"DELETE FROM {table}", ())
+        return deleted
 
     def create_session(self, user_id: int, ttl: float) -> str:
         self._require_user(user_id)

@@ -3,7 +3,8 @@
 - :class:`EventStore`: what the request path needs (events, the registry, visitor links).
 - :class:`AccountStore`: the accounts the default authenticator reads.
 - :class:`StoreAdmin`: what the command line and tests use to make and inspect accounts and events.
-- :class:`Store`: all three; what ``SQLiteStore`` and ``PostgresStore`` are.
+- :class:`JournalStore`: the journal of rejected requests.
+- :class:`Store`: all of them; what ``SQLiteStore`` and ``PostgresStore`` are.
 
 Every implementation runs the contract suite in ``tests/test_storage_contract.py``.
 """
@@ -13,12 +14,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .journal import Rejection
+
+from ..fields import CustomField, Subscriber
 
 
 @dataclass(frozen=True)
 class Event:
-    """One event to record. ``email`` is already normalised (see ``schemas.normalize_email``)."""
+    """One event to record. ``email`` is already normalised (see ``schemas.normalize_email``).
+
+    ``fields`` (custom field id to value) are written to the subscriber of ``email`` with the
+    event, in its transaction: an identify's ``IdentifyProperties`` and unique identifier.
+    """
 
     list_id: int
     uuid: str
@@ -26,6 +36,7 @@ class Event:
     event: str
     email: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    fields: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,23 @@ class Receipt:
     external_id: str
     identify_event_sent: bool
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class TrackerKey:
+    """A public tracker key, as found by its key (which is never stored: only its digest).
+
+    It may track events into ``list_id`` only, from a browser whose ``Origin`` is on
+    ``origins`` (see :mod:`~octeth_tracking.origins`), or with no ``Origin`` at all (a server)
+    if ``server_side``. ``created_at`` and ``revoked_at`` (ISO 8601, UTC) are for listings.
+    """
+
+    id: Hashable
+    list_id: int
+    origins: tuple[str, ...] = ()
+    server_side: bool = False
+    created_at: str = ""
+    revoked_at: str | None = None
 
 
 class CommitObserver(Protocol):
@@ -60,10 +88,11 @@ class StorageUnavailable(StorageError):
 def sends_identify(event: Event, linked_email: str | None) -> bool:
     """Whether ``event`` is, or is followed by, an identify event: the rule of every store.
 
-    ``identify`` always is; any other event is when it carries an email that the visitor
+    ``identify`` is, with an email (one without, whose email hash matched nobody, is stored
+    but identifies nobody); any other event is when it carries an email that the visitor
     (``linked_email``: whom they are linked to in the event's list now) is not linked to.
     """
-    return event.event == "identify" or (event.email is not None and linked_email != event.email)
+    return event.email is not None and (event.event == "identify" or linked_email != event.email)
 
 
 class EventStore(Protocol):
@@ -88,6 +117,11 @@ class EventStore(Protocol):
         """The email of the subscriber that the visitor is linked to in that list."""
         ...
 
+    def subscribers_identified_by(self, list_id: int, field_id: int, digest: str) -> list[str]:
+        """The emails of the list's subscribers whose field ``field_id`` holds a value of that
+        :func:`~octeth_tracking.fields.identifier_digest` (at most two: one is a match, two are ambiguous)."""
+        ...
+
     def ping(self) -> bool:
         """Whether the store could take a write now, within a short bound (the health endpoint
         asks, and the metrics' ``store_up``); never raises."""
@@ -102,6 +136,10 @@ class AccountStore(Protocol):
     def user_for_api_key(self, api_key: str) -> int | None: ...
     def user_for_session(self, session_id: str) -> int | None: ...
     def list_owner(self, list_id: int) -> int | None: ...
+
+    def tracker_for_key(self, key: str) -> TrackerKey | None:
+        """The tracker key that ``key`` is, unless unknown or revoked."""
+        ...
 
     def revocation_generation(self) -> int | None:
         """A number that moves whenever access is taken away (see ``storage/revocations.py``);
@@ -128,14 +166,65 @@ class StoreAdmin(Protocol):
         """A new list of ``user_id``'s; ``LookupError`` if there is no such user (so too below)."""
         ...
 
-    def create_api_key(self, user_id: int) -> str: ...
+    def create_api_key(self, user_id: int, key: str | None = None) -> str:
+        """A new API key of ``user_id``'s: ``key`` if given (a test server's fixed key), else a fresh secret."""
+        ...
     def revoke_api_key(self, api_key: str) -> bool: ...
     def create_session(self, user_id: int, ttl: float) -> str: ...
     def revoke_session(self, session_id: str) -> bool: ...
 
+    def create_tracker(self, list_id: int, origins: Sequence[str], server_side: bool = False) -> tuple[int, str]:
+        """A new tracker key of the list: (its id, the key). ``origins`` are normalised
+        (``ValueError`` names a wrong one); ``LookupError`` if there is no such list."""
+        ...
 
-class Store(EventStore, AccountStore, StoreAdmin, Protocol):
-    """Everything: a store that keeps events and the default authenticator's accounts."""
+    def trackers(self, list_id: int | None = None) -> list[TrackerKey]:
+        """Every tracker key (of one list, or of all), revoked ones too, oldest first."""
+        ...
+
+    def revoke_tracker(self, tracker_id: int) -> bool:
+        """Revoke a tracker key by its id; ``False`` if there is no such live key."""
+        ...
+
+    def delete_all_events(self) -> int:
+        """Forget every event, subscriber, visitor link and registry entry; accounts stay (a
+        micro server's reset). How many events were deleted."""
+        ...
+
+    def create_custom_field(self, list_id: int, name: str, alias: str | None = None, *,
+                            unique_identifier: bool = False, field_id: int | None = None) -> int:
+        """A new custom field of the list (of id ``field_id`` if given); ``LookupError`` if there is
+        no such list, ``ValueError`` for an id or alias taken (aliases compare in any case) or malformed."""
+        ...
+
+    def custom_fields(self, list_id: int) -> Sequence[CustomField]:
+        """The list's custom fields, by id (the default :class:`~octeth_tracking.fields.FieldDirectory`)."""
+        ...
+
+    def subscribers(self, list_id: int, *, after: int = 0, limit: int = 100) -> list[Subscriber]:
+        """The list's subscribers of id above ``after``, by id, at most ``limit``, with their field values."""
+        ...
+
+
+
+class JournalStore(Protocol):
+    """The journal of rejected requests (see :mod:`octeth_tracking.journal`), per user."""
+
+    def journal_rejection(self, user: str, rejection: Rejection, keep: int) -> None:
+        """Keep ``rejection`` as ``user``'s newest, and only their ``keep`` newest."""
+        ...
+
+    def rejections(self, user: str | None, limit: int = 100) -> list[Rejection]:
+        """``user``'s rejections (everyone's, with ``None``), newest first."""
+        ...
+
+    def clear_rejections(self, user: str | None = None) -> int:
+        """Forget ``user``'s (everyone's, with ``None``); how many were forgotten."""
+        ...
+
+
+class Store(EventStore, AccountStore, StoreAdmin, JournalStore, Protocol):
+    """Everything: a store that keeps events, the default authenticator's accounts, and the journal."""
 
 
 def new_secret() -> str:
@@ -145,6 +234,15 @@ def new_secret() -> str:
         secret = secrets.token_urlsafe(32)
         if not secret.startswith("-"):
             return secret
+
+
+TRACKER_KEY_PREFIX = "otk_"
+
+
+def new_tracker_key() -> str:
+    """A fresh tracker key: ``otk_`` and 192 random bits, URL-safe. The prefix tells it from an
+    API key at a glance (and to a secret scanner): it is public, and tracks events only."""
+    return TRACKER_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
 def digest(secret: str) -> str:

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Sequence
 
-from .base import Event, Receipt, StorageUnavailable
+from .base import Event, Receipt, StorageUnavailable, sends_identify
 from .registry import RegistryCache
 from .sqlite_writes import _ROW_PARAMETERS, EventWrites, connect
 
@@ -86,7 +86,7 @@ class Job:
 
     def all_stored(self) -> None:
         """Receipts for a job of events without email, every one stored anew."""
-        self.receipts = [Receipt(e.uuid, e.external_id, e.event == "identify") for e in self.events]
+        self.receipts = [Receipt(e.uuid, e.external_id, sends_identify(e, None)) for e in self.events]
 
 
 class Writer(EventWrites):

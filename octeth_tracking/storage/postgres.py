@@ -19,8 +19,9 @@ A deadlock between two multi-event batches (each waiting on a uuid or link the o
 wrote first) is resolved by PostgreSQL aborting one; that one is retried.
 
 The schema, its migrations and the escaping of names PostgreSQL text cannot hold are in
-:mod:`~octeth_tracking.storage.postgres_schema`; accounts are
-:class:`~octeth_tracking.storage.accounts.SQLAccounts`, shared with SQLite.
+:mod:`~octeth_tracking.storage.postgres_schema`; accounts, tracker keys and custom fields are
+:class:`~octeth_tracking.storage.accounts.SQLAccounts`, :class:`~octeth_tracking.storage.trackers.SQLTrackers`
+and :class:`~octeth_tracking.storage.fields.SQLFields`, shared with SQLite.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .accounts import SQLAccounts
 from .base import CommitObserver, Event, Receipt, StorageUnavailable
+from .fields import SQLFields
+from .journal import SQLJournal
 from .postgres_listen import NOTIFY, RevocationListener
-from .postgres_schema import forms, from_db, migrate
+from .postgres_schema import forms, from_db, migrate, to_db
 from .postgres_writes import LINKED_EMAIL, register, write_events
 from .registry import RegistryCache, RegistryPair
+from .trackers import SQLTrackers
 
 log = logging.getLogger("octeth_tracking")
 T = TypeVar("T")
@@ -57,7 +60,7 @@ _REFUSED = (pg_errors.ProgramLimitExceeded,)
 _WRITTEN_TABLES = ("events", "subscribers", "visitor_links", "event_types", "event_properties")
 
 
-class PostgresStore(SQLAccounts):
+class PostgresStore(SQLTrackers, SQLFields, SQLJournal):
     """Events and accounts in one PostgreSQL database, shared by any number of app processes.
 
     The schema is created (and upgraded) on first use, in the connection's current schema:
@@ -213,6 +216,9 @@ class PostgresStore(SQLAccounts):
     def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         return self._one(sql, params)
 
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(sql, params).fetchall())
+
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         return self._run(lambda conn: conn.execute(sql, params).rowcount, idempotent=False)
 
@@ -233,6 +239,18 @@ class PostgresStore(SQLAccounts):
 
     def _timestamp(self, seconds: float) -> datetime:
         return datetime.fromtimestamp(seconds, timezone.utc)
+
+    # -- and of the shared custom-field SQL (SQLFields) --
+
+    def _text_in(self, text: str) -> str:
+        return to_db(text)
+
+    def _text_out(self, text: str) -> str:
+        return from_db(text)
+
+    def _id_given(self, table: str) -> None:
+        self._one(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))",
+                  idempotent=False)
 
     # -- event writes --
 

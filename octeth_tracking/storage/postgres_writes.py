@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import psycopg
 
 from .base import Event, Receipt, sends_identify
+from .fields import write_fields
 from .postgres_schema import forms, from_db, to_db
 from .registry import RegistryPair, registry_pairs
 
@@ -37,7 +38,7 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
     receipts = []
     pairs: set[RegistryPair] = set()
     for event in events:
-        identify = event.event == "identify"
+        identify = event.event == "identify" and event.email is not None  # without: an email hash that matched nobody
         external_id = to_db(event.external_id)
         properties = json.dumps(event.properties)
         inserted = conn.execute(_INSERT_EVENT, (
@@ -67,6 +68,8 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
                                 (event.list_id, earlier)).fetchone():
                     link_id = earlier
             moved = conn.execute(_LINK, (event.list_id, link_id, subscriber[0])).fetchone() is not None
+            if event.fields:  # custom fields (storage/fields.py), in the identify's own transaction
+                write_fields(conn.execute, "%s", event.list_id, event.email, event.fields, to_db)
         # The link upsert decided it: linked to this email already unless it moved (or was new).
         sent = sends_identify(event, None if moved else event.email)
         if sent and not identify:

@@ -4,7 +4,9 @@ Threading strategy: reads take a connection from a pool shared by the process's 
 (WAL lets them run beside a writer); writes go through the process's one
 :class:`~octeth_tracking.storage.group_commit.Writer`, which commits the events of
 concurrent requests together (see that module). Schema and migrations are sqlite-utils';
-accounts are :class:`~octeth_tracking.storage.accounts.SQLAccounts`, shared with PostgreSQL.
+accounts, tracker keys and custom fields are :class:`~octeth_tracking.storage.accounts.SQLAccounts`,
+:class:`~octeth_tracking.storage.trackers.SQLTrackers` and :class:`~octeth_tracking.storage.fields.SQLFields`,
+shared with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from .accounts import SQLAccounts
 from .base import CommitObserver, Event, Receipt
+from .fields import SQLFields
+from .journal import SQLJournal
 from .group_commit import Writer
 from .revocations import GenerationFile
 from .write_probe import WriteProbe
 from .sqlite_writes import LINKED_EMAIL, connect
+from .trackers import SQLTrackers
 
 
 def _migration_1(db: Database) -> None:
@@ -56,14 +61,47 @@ def _migration_1(db: Database) -> None:
     )
 
 
+def _migration_2(db: Database) -> None:
+    """Custom fields and subscribers' values (storage/fields.py)."""
+    db.table("custom_fields").create(
+        {"id": int, "list_id": int, "name": str, "alias": str, "alias_key": str, "unique_identifier": int,
+         "created_at": float}, pk="id", not_null={"list_id", "name", "unique_identifier"},
+    )
+    db.table("custom_fields").create_index(["list_id", "alias_key"], unique=True)
+    db.table("subscriber_fields").create(
+        {"subscriber_id": int, "field_id": int, "value": str, "digest": str}, pk=("subscriber_id", "field_id"),
+        not_null={"value", "digest"},
+    )
+    db.table("subscriber_fields").create_index(["field_id", "digest"])
+
+
+def _migration_3(db: Database) -> None:
+    """The journal of rejected requests (storage/journal.py)."""
+    db.table("rejected_requests").create(
+        {"id": int, "user_id": str, "at": float, "route": str, "status": int, "errors": str, "body": str}, pk="id"
+    )
+    db.table("rejected_requests").create_index(["user_id", "id"])
+
+
+def _migration_4(db: Database) -> None:
+    """Public per-list tracker keys (storage/trackers.py): digests only."""
+    db.table("tracker_keys").create(
+        {"id": int, "digest": str, "list_id": int, "origins": str, "server_side": int, "created_at": float,
+         "revoked_at": float},
+        pk="id", not_null={"digest", "list_id", "origins", "server_side"},
+    )
+    db.table("tracker_keys").create_index(["digest"], unique=True)
+    db.table("tracker_keys").create_index(["list_id"])
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file up to the newest schema version, one transaction per migration."""
     db = Database(conn)
-    if db.journal_mode != "wal":
+    if db.journal_mode not in ("wal", "memory"):  # memory: SQLite's memdb keeps its journal in memory
         db.enable_wal()
     while True:
         conn.execute("BEGIN IMMEDIATE")
@@ -76,10 +114,11 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLAccounts):
+class SQLiteStore(SQLTrackers, SQLFields, SQLJournal):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
-    :param path: the database file; ``sqlite:///path`` is accepted too.
+    :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
+        database in this process's memory, gone when the store is closed (for tests: see below).
     :param busy_timeout: seconds a write waits for its turn (another process's lock) before
         the request gets a 503 (nothing stored, safe to retry); the ``write_timeout`` setting.
     :param max_batch: most events in one group commit.
@@ -87,6 +126,11 @@ class SQLiteStore(SQLAccounts):
         re-inserting them); it starts afresh when full.
     :param clock: seconds since the epoch, for the times it stores and session expiry;
         tests pass their own.
+
+    In memory, the store is the same code on SQLite's ``memdb`` VFS: its connections (the
+    writer's and the readers') share one database by name, with SQLite's usual locking, so
+    the app's threads use it as they use a file; nothing reaches the disk, and nothing is
+    shared with another process or another store.
     """
 
     checkpoint_every = 100  # commits between checkpoints of the WAL
@@ -99,7 +143,11 @@ class SQLiteStore(SQLAccounts):
         max_registered: int = 100_000, clock: Callable[[], float] = time.time,
     ) -> None:
         path = str(path)
-        self.path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
+        path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
+        self.memory = path == ":memory:"
+        self.path = f"file:/octeth-tracking-{uuid.uuid4().hex}?vfs=memdb" if self.memory else path
+        # The memory database lives while a connection to it is open: this one, until close().
+        self._anchor = connect(self.path, busy_timeout) if self.memory else None
         self.busy_timeout = busy_timeout
         self.max_batch = max_batch
         self.max_registered = max_registered
@@ -149,6 +197,10 @@ class SQLiteStore(SQLAccounts):
         with self._reading() as conn:
             row = conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:  # autocommit: one statement is one transaction
@@ -223,3 +275,6 @@ class SQLiteStore(SQLAccounts):
             while self._pool:
                 self._pool.pop().close()
         self.revocations.close()
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import orjson
 
 from .base import Event, Receipt, sends_identify
+from .fields import write_fields
 from .registry import RegistryCache, RegistryPair, registry_pairs
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def _dumps(properties: dict[str, Any]) -> str:
 
 
 def connect(path: str, busy_timeout: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    """A connection in autocommit mode, usable from any thread; ``file:`` paths are URIs."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False,
+                           uri=path.startswith("file:"))
     conn.execute("PRAGMA synchronous=FULL")
     return conn
 
@@ -83,7 +86,7 @@ class EventWrites:
         One statement where the batch fits in one (each statement costs the writer the
         GIL again, behind the request threads), else one ``executemany``.
         """
-        rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), e.event == "identify", now)
+        rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), sends_identify(e, None), now)
                 for e in events]
         if len(rows) <= self.max_rows:
             return int(self.conn.execute(_insert_rows_sql(len(rows)), [value for row in rows for value in row]).rowcount)
@@ -129,7 +132,7 @@ class EventWrites:
                 row_id, external_id, sent = self.conn.execute(_STORED, (e.list_id, e.uuid)).fetchone()
                 if row_id in ours and row_id not in claimed:
                     claimed.add(row_id)
-                    job.receipts.append(Receipt(e.uuid, e.external_id, e.event == "identify"))
+                    job.receipts.append(Receipt(e.uuid, e.external_id, sends_identify(e, None)))
                 else:
                     job.receipts.append(Receipt(e.uuid, external_id, bool(sent), duplicate=True))
 
@@ -221,6 +224,8 @@ class EventWrites:
                     " SELECT ?, ?, id, ? FROM subscribers WHERE list_id = ? AND email = ?",
                     (event.list_id, event.external_id, now, event.list_id, event.email),
                 )
+                if event.fields:  # custom fields (storage/fields.py), in the identify's own transaction
+                    write_fields(conn.execute, "?", event.list_id, event.email, event.fields)
                 if event.event != "identify":
                     names.append("identify")
                     conn.execute(
