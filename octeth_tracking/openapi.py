@@ -53,6 +53,10 @@ def _failure(description: str, codes: dict[int, str] | None = None) -> dict[str,
     return _answer("errors", description)
 
 
+def _api_errors() -> list[type[errors.APIError]]:
+    return [e for e in vars(errors).values() if isinstance(e, type) and issubclass(e, errors.APIError) and e.code]
+
+
 def _transport(error: type[errors.APIError]) -> dict[int, str]:
     return {error.code: error.message}
 
@@ -151,6 +155,9 @@ def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, A
     responses["200"] = {"description": "Success, without a body."} if method == "HEAD" else ok
     for status, description in answers[route.name].get("x-octeth-other-statuses", {}).items():
         responses[status] = {"description": description}  # answers without a body (tracker.js's 304)
+    for status, (description, codes) in answers[route.name].get("x-octeth-refusals", {}).items():
+        known = {error.code: error.message for error in _api_errors()}
+        responses[status] = _failure(description, {code: known[code] for code in codes})  # a route's own (metrics' 401)
     operation["responses"] = dict(sorted(responses.items()))
     return operation
 

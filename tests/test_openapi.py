@@ -51,7 +51,7 @@ def fuzz(schema, headers: dict[str, str], examples: int) -> dict[tuple[str, str]
 
 @pytest.fixture
 def kit():
-    kit = TrackingKit(micro=True)  # every route, micro ones too
+    kit = TrackingKit(micro=True, metrics_token="a-scrape-token-of-16+")  # every route, micro ones and /metrics too
     yield kit
     kit.close()
 
