@@ -166,10 +166,10 @@
     });
     localSet(storageKey, JSON.stringify(bound(entries)));
   }
-  function track(event, properties, email) {
+  function track(event, properties, parameters) {
     var uuid = uuid7();
-    var body = {ListID: tracker.listId, ID: visitor, UUID: uuid, Event: event, Properties: merge(automatic(uuid), properties)};
-    if (email) body.Email = email;
+    var body = merge({ListID: tracker.listId, ID: visitor, UUID: uuid, Event: event,
+                      Properties: merge(automatic(uuid), properties)}, parameters);
     queue = bound(queue.concat([{body: body, tries: 0, due: 0}]));
     save();
     flush();
@@ -233,7 +233,10 @@
     return track("pageView", merge({url: url || location.href}, properties));
   };
   tracker.eventI = function (emailOrSha256, properties, identifyProperties) {
-    return track("identify", merge({}, properties, identifyProperties), String(emailOrSha256));
+    // An email hash (sha256 of the trimmed address) names the subscriber as the ID, as Octeth reads it.
+    var who = String(emailOrSha256), hash = /^[0-9a-fA-F]{64}$/.test(who);
+    return track("identify", merge({}, properties),
+                 merge(hash ? {ID: who} : {Email: who}, identifyProperties ? {IdentifyProperties: identifyProperties} : {}));
   };
   tracker.eventT = function (name, properties) {
     return track(String(name), merge({}, properties));
