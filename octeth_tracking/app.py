@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, ca
 from urllib.parse import parse_qsl
 
 from . import cors
-from .endpoints import Answer, events, health, journal, legacy, metrics, micro, openapi, script
+from .endpoints import Answer, events, health, journal, legacy, metrics, micro, openapi, reads, script
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .body import parse_object, read_body
 from .credentials import SECRET, TRACKER, Credential
@@ -104,6 +104,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api.php", ("POST",), legacy.api_php, "api.php", form=True),
     Route("/website_events.rejected", ("GET", "HEAD", "POST"), journal.list_rejected, "rejected",
           schema="website_events.rejected", rate_limit="rejected_rate_limit"),
+    Route("/website_events.list", ("GET", "HEAD", "POST"), reads.list_events, "list",
+          schema="website_events.list", rate_limit="list_rate_limit"),
+    Route("/website_events.forget", ("POST",), reads.forget, "forget",
+          schema="website_events.forget", rate_limit="forget_rate_limit"),
     Route("/openapi.json", ("GET", "HEAD"), openapi.document, "openapi", credentials=()),
     Route("/micro/all", ("GET", "HEAD"), micro.counts, "micro-all", credentials=(), micro=True),
     Route("/micro/bad", ("GET", "HEAD"), micro.bad, "micro-bad", credentials=(), micro=True),
@@ -145,6 +149,8 @@ class TrackingApp:
     :param max_string_length: longest string value (or nested name) in ``Properties``; ``None``: schema's (8192).
     :param journal_size: rejected requests kept per user (see :mod:`octeth_tracking.journal`); 0 keeps none.
     :param rejected_rate_limit: requests per window per user to ``website_events.rejected``.
+    :param list_rate_limit: the same for ``website_events.list`` (reading events back).
+    :param forget_rate_limit: the same for ``website_events.forget`` (erasure).
     :param metrics_token: switches ``GET /metrics`` on (Prometheus' text format, see
         :mod:`~octeth_tracking.metrics`), for requests that send ``Authorization: Bearer <token>``;
         ``None`` (the default): no such path.
@@ -178,6 +184,8 @@ class TrackingApp:
         max_string_length: int | None = None,
         journal_size: int = 100,
         rejected_rate_limit: int = 100,
+        list_rate_limit: int = 600,
+        forget_rate_limit: int = 600,
         metrics_token: str | None = None,
         micro: bool = False,
     ) -> None:

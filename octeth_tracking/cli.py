@@ -16,13 +16,13 @@ import sys
 from importlib import metadata
 from typing import Sequence
 
-from .commands import Command, accounts, fields, testing, trackers
+from .commands import Command, accounts, events, fields, testing, trackers
 from .serving import serve, serve_micro
 from .settings import DEFAULT_PREFIX, LOG_FORMATS
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
-COMMAND_MODULES = (accounts, fields, testing, trackers)
+COMMAND_MODULES = (accounts, events, fields, testing, trackers)
 
 
 def commands() -> dict[str, Command]:
@@ -113,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands()[args.command].run(args, store)
     except LookupError as error:
         print(f"octeth-tracking: {error.args[0]}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `events | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 1
     finally:
         store.close()

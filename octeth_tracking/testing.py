@@ -30,8 +30,8 @@ from .storage import SQLiteStore, Store
 # Off in a test: a suite that sends its 101st properties call in a minute, or revokes a key
 # and expects a 401 at once, must not meet production's limits and caches.
 TEST_DEFAULTS: dict[str, Any] = {
-    "event_rate_limit": 0, "properties_rate_limit": 0, "rejected_rate_limit": 0, "tracker_rate_limit": 0,
-    "tracker_visitor_rate_limit": 0, "auth_cache_ttl": 0,
+    "event_rate_limit": 0, "properties_rate_limit": 0, "rejected_rate_limit": 0, "list_rate_limit": 0,
+    "forget_rate_limit": 0, "tracker_rate_limit": 0, "tracker_visitor_rate_limit": 0, "auth_cache_ttl": 0,
 }
 
 

@@ -19,13 +19,14 @@ from octeth_tracking import create_app
 from octeth_tracking.app import ROUTES
 
 EVENT, PROPERTIES, API_PHP = "/event", "/website_events.properties", "/api.php"
+LIST, FORGET = "/website_events.list", "/website_events.forget"
 # Every way each kind of credential travels (credentials.py).
 WAYS = {"secret": ("body-apikey", "body-session", "bearer"), "tracker": ("tracker-body", "tracker-query")}
 CREDENTIALS = WAYS["secret"]
 SITE = "https://alice.example"  # the origin on Alice's tracker key
 NO_SUCH_LIST = 987654
 TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_links", "lists", "api_keys", "sessions",
-          "custom_fields", "subscriber_fields", "tracker_keys")
+          "custom_fields", "subscriber_fields", "tracker_keys", "visitor_link_history")
 
 # (path, method, how the credential travels, the 422 code of an unknown list, /api.php's Command)
 CASES = [
@@ -33,7 +34,10 @@ CASES = [
     for path, method, kinds, code, command in [
         (EVENT, "POST", ("secret", "tracker"), 4, None), (PROPERTIES, "POST", ("secret",), 3, None),
         (PROPERTIES, "GET", ("secret",), 3, None), (PROPERTIES, "HEAD", ("secret",), 3, None),
-        (API_PHP, "POST", ("secret",), 4, "event.track"), (API_PHP, "POST", ("secret",), 3, "website_events.properties")]
+        (API_PHP, "POST", ("secret",), 4, "event.track"), (API_PHP, "POST", ("secret",), 3, "website_events.properties"),
+        (LIST, "POST", ("secret",), 3, None), (LIST, "GET", ("secret",), 3, None), (LIST, "HEAD", ("secret",), 3, None),
+        (FORGET, "POST", ("secret",), 3, None),
+        (API_PHP, "POST", ("secret",), 3, "website_events.list"), (API_PHP, "POST", ("secret",), 3, "website_events.forget")]
     for kind in kinds for way in WAYS[kind]
 ]
 
@@ -70,6 +74,8 @@ def call(client: Client, path: str, method: str, way: str, secret: str, list_id:
     if path == EVENT or command == "event.track":
         params.update(Event="identify", Email="probe@example.com", ID="visitor-1", Properties={"probe": 1},
                       IdentifyProperties={"CustomField1": "x"})
+    if path in (LIST, FORGET) or command in ("website_events.list", "website_events.forget"):
+        params.update(ID="visitor-1")  # the visitor the event above tracks, on Bob's list too
     headers = {}
     url = "/api/v1" + path
     if way == "bearer":

@@ -7,11 +7,12 @@ from .base import (
     TrackerKey, digest, new_secret, new_tracker_key, sends_identify,
 )
 from .journal import Rejection
+from .reads import Erasure, EventPage, EventQuery, EventReader, StoredEvent
 from .sqlite import SQLiteStore
 
 __all__ = [
-    "AccountStore", "Event", "EventStore", "JournalStore", "Receipt", "Rejection", "SQLiteStore", "StorageError",
-    "StorageUnavailable", "Store", "StoreAdmin", "TrackerKey", "digest", "new_secret", "new_tracker_key", "open_store",
+    "AccountStore", "Erasure", "Event", "EventPage", "EventQuery", "EventReader", "EventStore", "JournalStore", "Receipt", "Rejection", "SQLiteStore", "StorageError",
+    "StorageUnavailable", "Store", "StoreAdmin", "StoredEvent", "TrackerKey", "digest", "new_secret", "new_tracker_key", "open_store",
     "sends_identify",
 ]
 

@@ -18,7 +18,8 @@ class SQLAccounts(SQLStatements):
     """:class:`~octeth_tracking.storage.base.AccountStore` and the account half of ``StoreAdmin``."""
 
     # What delete_all_events forgets beside the events: what was tracked, not the accounts.
-    tracked_tables = ("event_properties", "event_types", "visitor_links", "subscriber_fields", "subscribers")
+    tracked_tables = (
+        "event_properties", "event_types", "visitor_links", "visitor_link_history", "subscriber_fields", "subscribers")
 
     def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement that takes access away, like ``_write``; if it changed a row, move

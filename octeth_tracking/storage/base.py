@@ -4,6 +4,7 @@
 - :class:`AccountStore`: the accounts the default authenticator reads.
 - :class:`StoreAdmin`: what the command line and tests use to make and inspect accounts and events.
 - :class:`JournalStore`: the journal of rejected requests.
+- :class:`~octeth_tracking.storage.reads.EventReader`: events read back, and erased.
 - :class:`Store`: all of them; what ``SQLiteStore`` and ``PostgresStore`` are.
 
 Every implementation runs the contract suite in ``tests/test_storage_contract.py``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid as uuid_module
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Hashable, Protocol, Sequence
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from .journal import Rejection
 
 from ..fields import CustomField, Subscriber
+from .reads import EventReader
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ def sends_identify(event: Event, linked_email: str | None) -> bool:
     (``linked_email``: whom they are linked to in the event's list now) is not linked to.
     """
     return event.email is not None and (event.event == "identify" or linked_email != event.email)
+
+
+_IDENTIFY_NAMESPACE = uuid_module.UUID("6f0c5e1e-8d0a-4d5e-9b7a-0c7e1e5d0a11")
+
+
+def identify_uuid(event: Event) -> str:
+    """The uuid of the identify event that follows ``event``: derived from its own, so that
+    replaying an export (both events) stores each once, as a retry would."""
+    return str(uuid_module.uuid5(_IDENTIFY_NAMESPACE, f"{event.list_id}:{event.uuid}"))
 
 
 class EventStore(Protocol):
@@ -223,8 +235,8 @@ class JournalStore(Protocol):
         ...
 
 
-class Store(EventStore, AccountStore, StoreAdmin, JournalStore, Protocol):
-    """Everything: a store that keeps events, the default authenticator's accounts, and the journal."""
+class Store(EventStore, EventReader, AccountStore, StoreAdmin, JournalStore, Protocol):
+    """Everything: a store that keeps events and reads them back, the default authenticator's accounts, and the journal."""
 
 
 def new_secret() -> str:

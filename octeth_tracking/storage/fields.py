@@ -59,14 +59,6 @@ class SQLFields(SQLStatements):
     """Custom fields and subscribers (the store's ``FieldDirectory`` and admin reads), over the
     store's primitives (:class:`~octeth_tracking.storage.sql.SQLStatements`)."""
 
-    def _text_in(self, text: str) -> str:
-        """Text as the store writes it."""
-        return text
-
-    def _text_out(self, text: str) -> str:
-        """Text as the store read it, back."""
-        return text
-
     def _id_given(self, table: str) -> None:
         """After a row was inserted with an id of its own: let the store's own ids pass it."""
 

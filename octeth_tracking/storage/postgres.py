@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence, TypeVar
 
 import psycopg
@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import CommitObserver, Event, Receipt, StorageUnavailable
 from .fields import SQLFields
 from .journal import SQLJournal
+from .reads import SQLEventReads
 from .postgres_listen import NOTIFY, RevocationListener
 from .postgres_schema import forms, from_db, migrate, to_db
 from .postgres_writes import LINKED_EMAIL, register, write_events
@@ -57,10 +58,11 @@ _UNAVAILABLE = (pg_errors.LockNotAvailable, pg_errors.ReadOnlySqlTransaction)
 # lost connection: nothing to check or retry. Still a 503 with nothing stored.
 _REFUSED = (pg_errors.ProgramLimitExceeded,)
 # What an event's write takes a lock on (ROW EXCLUSIVE, as INSERT and UPDATE do): health's probe takes the same.
-_WRITTEN_TABLES = ("events", "subscribers", "visitor_links", "event_types", "event_properties")
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
+_WRITTEN_TABLES = ("events", "subscribers", "visitor_links", "visitor_link_history", "event_types", "event_properties")
 
 
-class PostgresStore(SQLTrackers, SQLFields, SQLJournal):
+class PostgresStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
     """Events and accounts in one PostgreSQL database, shared by any number of app processes.
 
     The schema is created (and upgraded) on first use, in the connection's current schema:
@@ -239,6 +241,23 @@ class PostgresStore(SQLTrackers, SQLFields, SQLJournal):
 
     def _timestamp(self, seconds: float) -> datetime:
         return datetime.fromtimestamp(seconds, timezone.utc)
+
+    # -- and of the shared reads (SQLEventReads): timestamptz, to the microsecond --
+
+    def _seconds(self, value: datetime) -> float:
+        return value.timestamp()
+
+    def _cursor_time(self, value: datetime) -> int:
+        return (value - _EPOCH) // _MICROSECOND
+
+    def _stored_time(self, value: float | int) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(value))
+
+    def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        def write(conn: psycopg.Connection[Any]) -> list[int]:
+            with conn.transaction():
+                return [conn.execute(sql, params).rowcount for sql, params in statements]
+        return self._run(write)  # retried whole: each statement removes what is there
 
     # -- and of the shared custom-field SQL (SQLFields) --
 

@@ -124,6 +124,24 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tracker_keys_list ON tracker_keys (list_id);
     """,
+    # 5: reading events back (storage/reads.py): every link a visitor ever had, and the indexes
+    # of a visitor's, an event name's and a list's events newest first (with the row id: the cursor's tie-break).
+    """
+    CREATE TABLE visitor_link_history (
+        list_id bigint NOT NULL,
+        subscriber_id bigint NOT NULL,
+        external_id text NOT NULL,
+        linked_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (list_id, subscriber_id, external_id)
+    );
+    CREATE INDEX visitor_link_history_visitor ON visitor_link_history (list_id, external_id);
+    INSERT INTO visitor_link_history SELECT list_id, subscriber_id, external_id, linked_at FROM visitor_links;
+    DROP INDEX events_list_visitor;
+    DROP INDEX events_list_time;
+    CREATE INDEX events_list_visitor_time ON events (list_id, external_id, created_at, id);
+    CREATE INDEX events_list_event_time ON events (list_id, event, created_at, id);
+    CREATE INDEX events_list_time ON events (list_id, created_at, id);
+    """,
 ]
 
 def migrate(conn: psycopg.Connection[Any]) -> int:

@@ -8,12 +8,11 @@ How concurrent writers on any number of hosts stay safe is in
 from __future__ import annotations
 
 import json
-import uuid as uuid_module
 from typing import Any, Sequence
 
 import psycopg
 
-from .base import Event, Receipt, sends_identify
+from .base import Event, Receipt, identify_uuid, sends_identify
 from .fields import write_fields
 from .postgres_schema import forms, from_db, to_db
 from .registry import RegistryPair, registry_pairs
@@ -68,6 +67,9 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
                                 (event.list_id, earlier)).fetchone():
                     link_id = earlier
             moved = conn.execute(_LINK, (event.list_id, link_id, subscriber[0])).fetchone() is not None
+            if moved:  # every link a visitor ever had: a subscriber's activity (storage/reads.py)
+                conn.execute("INSERT INTO visitor_link_history (list_id, subscriber_id, external_id)"
+                             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (event.list_id, subscriber[0], link_id))
             if event.fields:  # custom fields (storage/fields.py), in the identify's own transaction
                 write_fields(conn.execute, "%s", event.list_id, event.email, event.fields, to_db)
         # The link upsert decided it: linked to this email already unless it moved (or was new).
@@ -75,7 +77,7 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
         if sent and not identify:
             conn.execute("UPDATE events SET identify_sent = true WHERE id = %s", (inserted[0],))
             conn.execute(_INSERT_EVENT, (
-                event.list_id, str(uuid_module.uuid4()), external_id, "identify", event.email, properties, True,
+                event.list_id, identify_uuid(event), external_id, "identify", event.email, properties, True,
             ))
         pairs |= registry_pairs(event, [event.event, "identify"] if sent and not identify else [event.event])
         receipts.append(Receipt(event.uuid, event.external_id, sent))

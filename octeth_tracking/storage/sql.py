@@ -37,5 +37,13 @@ class SQLStatements:
         """A time as the store's timestamp columns hold it."""
         return seconds
 
+    def _text_in(self, text: str) -> str:
+        """Text as the store writes it (PostgreSQL escapes what its text cannot hold)."""
+        return text
+
+    def _text_out(self, text: str) -> str:
+        """Text as the store read it, back."""
+        return text
+
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)

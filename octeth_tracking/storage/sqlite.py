@@ -22,9 +22,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from .base import CommitObserver, Event, Receipt
+from .base import CommitObserver, Event, Receipt, StorageUnavailable
 from .fields import SQLFields
 from .journal import SQLJournal
+from .reads import SQLEventReads
 from .group_commit import Writer
 from .revocations import GenerationFile
 from .write_probe import WriteProbe
@@ -94,8 +95,23 @@ def _migration_4(db: Database) -> None:
     db.table("tracker_keys").create_index(["list_id"])
 
 
+def _migration_5(db: Database) -> None:
+    """Reading events back (storage/reads.py): every link a visitor ever had, and the indexes of
+    a visitor's, an event name's and a list's events newest first."""
+    db.execute(
+        "CREATE TABLE visitor_link_history (list_id INTEGER NOT NULL, subscriber_id INTEGER NOT NULL,"
+        " external_id TEXT NOT NULL, linked_at REAL, PRIMARY KEY (list_id, subscriber_id, external_id))"
+    )
+    db.execute("CREATE INDEX visitor_link_history_visitor ON visitor_link_history (list_id, external_id)")
+    db.execute("INSERT INTO visitor_link_history SELECT list_id, subscriber_id, external_id, linked_at FROM visitor_links")
+    # The visitor index gains the time (the row id rides along in every SQLite index).
+    db.execute("DROP INDEX idx_events_list_id_external_id")
+    db.execute("CREATE INDEX events_list_visitor_time ON events (list_id, external_id, created_at)")
+    db.execute("CREATE INDEX events_list_event_time ON events (list_id, event, created_at)")
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -114,7 +130,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLTrackers, SQLFields, SQLJournal):
+class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
@@ -209,6 +225,20 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal):
     def _insert_id(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._reading() as conn:
             return int(conn.execute(sql, params).lastrowid or 0)
+
+    def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        with self._reading() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # waits busy_timeout for the writer's turn at most
+            except sqlite3.OperationalError as error:
+                raise StorageUnavailable(str(error)) from error
+            try:
+                counts = [int(conn.execute(sql, params).rowcount) for sql, params in statements]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return counts
 
     def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:
         changed = self._write(sql, params)  # committed when it returns

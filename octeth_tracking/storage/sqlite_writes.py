@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid as uuid_module
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import orjson
 
-from .base import Event, Receipt, sends_identify
+from .base import Event, Receipt, identify_uuid, sends_identify
 from .fields import write_fields
 from .registry import RegistryCache, RegistryPair, registry_pairs
 
@@ -219,19 +218,23 @@ class EventWrites:
                     "INSERT OR IGNORE INTO subscribers (list_id, email, created_at) VALUES (?, ?, ?)",
                     (event.list_id, event.email, now),
                 )
+                link = (event.list_id, event.external_id, now, event.list_id, event.email)
                 conn.execute(
                     "INSERT OR REPLACE INTO visitor_links (list_id, external_id, subscriber_id, linked_at)"
-                    " SELECT ?, ?, id, ? FROM subscribers WHERE list_id = ? AND email = ?",
-                    (event.list_id, event.external_id, now, event.list_id, event.email),
+                    " SELECT ?, ?, id, ? FROM subscribers WHERE list_id = ? AND email = ?", link,
+                )
+                conn.execute(  # every link a visitor ever had: a subscriber's activity (storage/reads.py)
+                    "INSERT OR IGNORE INTO visitor_link_history (list_id, external_id, subscriber_id, linked_at)"
+                    " SELECT ?, ?, id, ? FROM subscribers WHERE list_id = ? AND email = ?", link,
                 )
                 if event.fields:  # custom fields (storage/fields.py), in the identify's own transaction
                     write_fields(conn.execute, "?", event.list_id, event.email, event.fields)
                 if event.event != "identify":
                     names.append("identify")
                     conn.execute(
-                        "INSERT INTO events (list_id, uuid, external_id, event, email, properties,"
+                        "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
                         " identify_sent, created_at) VALUES (?, ?, ?, 'identify', ?, ?, 1, ?)",
-                        (event.list_id, str(uuid_module.uuid4()), event.external_id, event.email, properties, now),
+                        (event.list_id, identify_uuid(event), event.external_id, event.email, properties, now),
                     )
             pairs |= registry_pairs(event, names)
             receipts.append(Receipt(event.uuid, event.external_id, sent))
