@@ -110,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
           schema="website_events.forget", rate_limit="forget_rate_limit"),
     Route("/openapi.json", ("GET", "HEAD"), openapi.document, "openapi", credentials=()),
     Route("/micro/all", ("GET", "HEAD"), micro.counts, "micro-all", credentials=(), micro=True),
+    Route("/micro/good", ("GET", "HEAD"), micro.good, "micro-good", credentials=(), micro=True),
     Route("/micro/bad", ("GET", "HEAD"), micro.bad, "micro-bad", credentials=(), micro=True),
     Route("/micro/reset", ("GET", "POST"), micro.reset, "micro-reset", credentials=(), micro=True),
     Route("/metrics", ("GET",), metrics.scrape, "metrics", credentials=(), enabled_by="metrics_token"),

@@ -7,6 +7,7 @@ server (``serve --micro``) serves one. Anywhere else::
 
     kit = TrackingKit()
     kit.track("signup", ID="visitor-1", Properties={"plan": "pro"})
+    kit.assert_tracked("signup", id="visitor-1", properties={"plan": "pro"})
     assert kit.properties() == {"signup": ["plan"]}
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Iterator, Mapping
 
 from werkzeug.serving import make_server
 from werkzeug.test import Client, TestResponse
@@ -23,9 +25,11 @@ from werkzeug.test import Client, TestResponse
 from .app import TrackingApp
 from .config import mount
 from .endpoints.journal import rejected_answer
+from .endpoints.reads import event_answer
 from .journal import owner
 from .settings import DEFAULT_PREFIX, PREFIX
-from .storage import SQLiteStore, Store
+from .schemas import normalize_email
+from .storage import EventQuery, SQLiteStore, Store
 
 # Off in a test: a suite that sends its 101st properties call in a minute, or revokes a key
 # and expects a 401 at once, must not meet production's limits and caches.
@@ -95,6 +99,49 @@ class TrackingKit:
     def rejected(self) -> list[dict[str, Any]]:
         """The journal of the kit's rejected requests, newest first, as ``website_events.rejected`` answers."""
         return rejected_answer(self.store.rejections(owner(self.user_id), 10_000))["Rejected"]  # type: ignore[no-any-return]
+
+    def events(self, *, id: str | int | None = None, email: str | None = None, event: str | None = None,
+               since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
+        """The events stored in the kit's list, oldest first (the order they were tracked in), as
+        ``website_events.list`` gives each one; the filters are its (``since``/``until`` in seconds)."""
+        query = EventQuery(self.list_id, external_id=None if id is None else str(id),
+                           email=None if email is None else normalize_email(email), event=event, since=since,
+                           until=until, limit=1000, oldest_first=True)
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.store.read_events(query)
+            found += [event_answer(stored) for stored in page.events]
+            if page.cursor is None:
+                return found
+            query = replace(query, cursor=page.cursor)
+
+    def assert_tracked(self, event: str | None = None, *, count: int | None = None, id: str | int | None = None,
+                       email: str | None = None, properties: Mapping[str, Any] | None = None,
+                       identify_event_sent: bool | None = None) -> list[dict[str, Any]]:
+        """Assert that the kit's list holds an event like this (exactly ``count`` of them, if given);
+        the events that match. ``properties`` must be among the event's, with these values.
+
+        The failure shows what was expected and every stored event, one line each."""
+        wanted = {"Event": event, "ID": None if id is None else str(id),
+                  "Email": None if email is None else normalize_email(email), "IdentifyEventSent": identify_event_sent}
+        wanted = {name: value for name, value in wanted.items() if value is not None}
+        stored = self.events()
+        matching = [e for e in stored if all(e[name] == value for name, value in wanted.items())
+                    and all(name in e["Properties"] and e["Properties"][name] == value
+                            for name, value in (properties or {}).items())]
+        if (len(matching) >= 1) if count is None else (len(matching) == count):
+            return matching
+        expected = ", ".join([f"{name} {value!r}" for name, value in wanted.items()]
+                             + ([f"Properties including {json.dumps(properties, ensure_ascii=False)}"] if properties else []))
+        how_many = "at least one event" if count is None else f"{count} event{'' if count == 1 else 's'}"
+        lines = [f"expected {how_many} with {expected or 'anything'}; {len(matching)} of the {len(stored)} "
+                 f"stored in list {self.list_id} match" + (":" if stored else ".")]
+        lines += [f"  {'*' if e in matching else ' '} {e['OccurredAt']}  {e['Event']!r}  ID {e['ID']!r}"
+                  + (f"  Email {e['Email']!r}" if e["Email"] else "")
+                  + f"  Properties {json.dumps(e['Properties'], ensure_ascii=False)}" for e in stored[-50:]]
+        if len(stored) > 50:
+            lines.insert(1, f"  ... the {len(stored) - 50} older ones left out")
+        raise AssertionError("\n".join(lines))
 
     def reset(self) -> None:
         """Forget every event and rejection; the account stays."""

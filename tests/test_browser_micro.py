@@ -45,5 +45,10 @@ def test_a_page_tracks_into_a_micro_server_and_the_test_reads_it_back(browser, s
     page.wait_for_function("window.octethTracker && octethTracker.loaded === true")
     counts = wait_until(lambda: (c := ask(started["url"] + "/micro/all"))["good"] >= 1 and c, page, what="the page view")
     assert counts == {"total": 1, "good": 1, "bad": 0}
+    (view,) = ask(started["url"] + "/micro/good")["Events"]  # what the page sent, as stored
+    assert view["Event"] == "pageView" and view["ListID"] == str(started["list_id"])
+    assert view["Properties"]["url"] == origin + "/" and view["Properties"]["$pathname"] == "/"
+    assert ask(started["url"] + "/micro/good?event=pageView&ID=" + view["ID"])["Events"] == [view]
+    assert ask(started["url"] + "/micro/good?Event=click")["Events"] == []
     assert started["api_key"] not in page.content()  # the page holds the public tracker key only
     context.close()

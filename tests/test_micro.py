@@ -51,6 +51,8 @@ def test_it_prints_its_credentials_and_answers_the_api(micro):
                                            "Event": "signup", "ID": "v1"})
     assert status == 200 and answer["external_id"] == "v1"
     assert micro.call("/micro/all") == (200, {"total": 1, "good": 1, "bad": 0})
+    status, good = micro.call("/micro/good")
+    assert status == 200 and [(e["Event"], e["ID"]) for e in good["Events"]] == [("signup", "v1")]
 
 
 def test_bad_keeps_every_refusal_even_without_a_caller_and_reset_forgets(micro):

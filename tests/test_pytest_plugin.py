@@ -15,6 +15,7 @@ def a_host_projects_environment(monkeypatch):
 PLAIN = '''
 def test_signup_is_tracked(octeth_tracking):
     octeth_tracking.track("signup", ID="visitor-1", Properties={"plan": "pro"})
+    octeth_tracking.assert_tracked("signup", id="visitor-1", properties={"plan": "pro"})
     assert octeth_tracking.properties() == {"signup": ["plan"]}
 '''
 
@@ -23,6 +24,33 @@ def test_a_host_projects_test_tracks_and_asserts_in_a_few_lines(pytester):
     pytester.makepyfile(test_host=PLAIN)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+READ_BACK = '''
+def test_what_a_signup_tracks(octeth_tracking):
+    octeth_tracking.track("pageView", ID="v1", Properties={"url": "/pricing"})
+    octeth_tracking.track("signup", ID="v1", Email="Ann@Example.com", Properties={"plan": "free"})
+    assert [e["Event"] for e in octeth_tracking.events()] == ["pageView", "signup", "identify"]
+    assert [e["Event"] for e in octeth_tracking.events(email="ann@example.com", event="signup")] == ["signup"]
+    octeth_tracking.assert_tracked("identify", email="ann@example.com", count=1)
+    octeth_tracking.assert_tracked("pageView", count=0, properties={"url": "/"})
+
+def test_a_failed_assertion_shows_what_was_stored(octeth_tracking):
+    octeth_tracking.track("pageView", ID="v1", Properties={"url": "/pricing"})
+    octeth_tracking.track("signup", ID="v1", Properties={"plan": "free"})
+    octeth_tracking.assert_tracked("signup", properties={"plan": "pro"})
+'''
+
+
+def test_events_read_back_and_assertions_say_what_was_stored_against_what_was_expected(pytester):
+    pytester.makepyfile(test_host=READ_BACK)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert ("AssertionError: expected at least one event with Event 'signup', Properties including "
+            '{"plan": "pro"}; 0 of the 2 stored in list 1 match:') in out
+    assert """'pageView'  ID 'v1'  Properties {"url": "/pricing"}""" in out
+    assert """'signup'  ID 'v1'  Properties {"plan": "free"}""" in out
 
 
 ISOLATED = '''

@@ -41,7 +41,7 @@ class EventQuery:
     :param oldest_first: the other way round (an export, which an import must replay in order).
     """
 
-    list_id: int
+    list_id: int | None  # None: every list's (a micro server's /micro/good; no index serves it)
     external_id: str | None = None
     email: str | None = None
     event: str | None = None
@@ -115,7 +115,7 @@ def decode_cursor(cursor: str) -> tuple[float | int, int]:
     return time, row_id
 
 
-_COLUMNS = f"id, uuid, external_id, event, email, properties, identify_sent, {TIME}, created_at"
+_COLUMNS = f"id, uuid, external_id, event, email, properties, identify_sent, {TIME}, created_at, list_id"
 _SUBSCRIBER = "(SELECT id FROM subscribers WHERE list_id = ? AND email = ?)"
 _VISITORS_OF = f"SELECT external_id FROM visitor_link_history WHERE list_id = ? AND subscriber_id = {_SUBSCRIBER}"
 
@@ -144,6 +144,10 @@ class SQLEventReads(SQLStatements):
 
     def read_events(self, query: EventQuery) -> EventPage:
         where, params = ["list_id = ?"], [query.list_id]  # type: list[str], list[Any]
+        if query.list_id is None:
+            if query.email is not None:
+                raise ValueError("a subscriber's events are read in one list")
+            where, params = ["1 = 1"], []
         if query.event is not None:
             where.append("event = ?")
             params.append(self._text_in(query.event))
@@ -172,10 +176,10 @@ class SQLEventReads(SQLStatements):
             rows = sorted((row for found in ranges for row in found), key=lambda row: (row[7], row[0]),
                           reverse=not query.oldest_first)
         events = [StoredEvent(
-            uuid=uuid, list_id=query.list_id, external_id=self._text_out(external_id), event=self._text_out(event),
+            uuid=uuid, list_id=int(list_id), external_id=self._text_out(external_id), event=self._text_out(event),
             email=email, properties=self._properties(properties), identify_sent=bool(sent),
             occurred_at=self._seconds(occurred), received_at=self._seconds(received),
-        ) for _, uuid, external_id, event, email, properties, sent, occurred, received in rows[:query.limit]]
+        ) for _, uuid, external_id, event, email, properties, sent, occurred, received, list_id in rows[:query.limit]]
         last = rows[query.limit - 1] if len(rows) > query.limit else None
         return EventPage(events, encode_cursor(self._cursor_time(last[7]), int(last[0])) if last else None)
 
