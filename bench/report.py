@@ -36,11 +36,15 @@ def _chart(report: dict, path: Path) -> None:
     sizes = [p["size"] for p in report["properties"]]
     right.plot(sizes, [p["p50_ms"] for p in report["properties"]], "o-", label="p50", color="#2a6f97")
     right.plot(sizes, [p["p99_ms"] for p in report["properties"]], "s--", label="p99", color="#d1495b")
+    for read, colour in (("newest page", "#edae49"), ("a visitor's page", "#66a182")):
+        if report.get("reads"):
+            right.plot([r["size"] for r in report["reads"]], [r[f"{read} p50_ms"] for r in report["reads"]], "^-",
+                       label=f"list, {read}: p50", color=colour)
     right.set_xscale("log")
     right.set_ylim(bottom=0)
     right.set_xlabel("events stored in the list")
     right.set_ylabel("latency (ms, in process)")
-    right.set_title(f"website_events.properties{quick}")
+    right.set_title(f"website_events.properties (p50, p99) and .list{quick}")
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -230,6 +234,17 @@ def write_report(report: dict, out: Path, machine: str, log) -> bool:
         ratio = props[-1]["p50_ms"] / props[0]["p50_ms"]
         verdicts.append((ratio <= 1.2, f"properties: p50 at {props[-1]['size']:,} events = {ratio:.2f}× the one at"
                                        f" {props[0]['size']:,} (target ≤ 1.2×)"))
+    if report.get("reads"):
+        from reads import table
+
+        reads = report["reads"]
+        lines += ["", "## website_events.list against store size", "",
+                  "`bench/reads.py`, on the same seeded stores, in process, the sizes and reads taking turns call by"
+                  " call: a page of 100 each (ratio: p50 against the smallest store's).", ""] + table(reads)
+        for read in ("newest page", "a visitor's page"):
+            ratio = reads[-1][f"{read} p50_ms"] / reads[0][f"{read} p50_ms"]
+            verdicts.append((ratio <= 1.5, f"list, {read}: p50 at {reads[-1]['size']:,} events = {ratio:.2f}× the one"
+                                           f" at {reads[0]['size']:,} (target ≤ 1.5×)"))
     verdicts.append((all_durable, "acknowledged == stored for (a) and (c) on every server"))
     lines += ["", "## Targets on this run", ""]
     lines += [f"- {'met' if ok else '**not met**'}: {text}" for ok, text in verdicts]

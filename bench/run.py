@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     for result in properties_latency(sizes, log):
         log(f"  properties at {result['size']:>11,} events: p50 {result['p50_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms")
         report["properties"].append(result)
+    from reads import reads_latency
+
+    report["reads"] = reads_latency(sizes, log)
     report["cost"] = cost_figures(args.quick, log)
     from report import write_report
 

@@ -1,8 +1,11 @@
-"""Seeded stores for the properties benchmark, built once through ``Store.record`` and cached.
+"""Seeded stores for the properties and reads benchmarks, built once through ``Store.record`` and cached.
 
 A store of N events in one list is built in batches of ``BATCH`` events through the
 store's own batch write path (the group-commit writer), not through HTTP. The file is
-kept under ``bench/.cache/`` and reused while it holds exactly N events.
+kept under ``bench/.cache/`` and reused while it holds exactly N events. Visitors
+``visitor-0`` ... ``visitor-49999`` take turns, except that every (N / 200)th event is
+:data:`THE_VISITOR`'s: one visitor with 200 events spread over the whole store, at any size
+(so that a visitor's page reads as many events at 10 thousand as at 10 million).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from octeth_tracking.storage import Event
 from bodies import body, make_uuid
 
 BATCH = 50_000
+THE_VISITOR = "the-visitor"
 CACHE = Path(__file__).parent / ".cache"
 
 
@@ -35,25 +39,26 @@ def _shapes(count: int = 500) -> list[tuple[str, dict]]:
 def seeded(size: int, cache: Path = CACHE, log=print) -> tuple[Path, int, str]:
     """(path, list id, API key) of a store holding ``size`` events in one list; built if missing."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"properties-{size}.db"
+    path = cache / f"seeded-{size}.db"
     store = SQLiteStore(path)
     try:
         if store.count_users() and store.count_events(1) == size:
             return path, 1, store.create_api_key(1)
     finally:
         store.close()
-    for stale in cache.glob(f"properties-{size}.db*"):
+    for stale in cache.glob(f"seeded-{size}.db*"):
         stale.unlink()
     store = SQLiteStore(path, max_batch=BATCH)
     try:
         user = store.create_user("bench")
         list_id = store.create_list(user, "seeded")
         shapes = _shapes()
-        started, done = time.monotonic(), 0
+        started, done, every = time.monotonic(), 0, max(1, size // 200)
         while done < size:
             count = min(BATCH, size - done)
             events = [
-                Event(list_id=list_id, uuid=make_uuid(0, 0, done + i), external_id=f"visitor-{(done + i) % 50_000}",
+                Event(list_id=list_id, uuid=make_uuid(0, 0, done + i),
+                      external_id=THE_VISITOR if (done + i) % every == 0 else f"visitor-{(done + i) % 50_000}",
                       event=shapes[(done + i) % len(shapes)][0], properties=shapes[(done + i) % len(shapes)][1])
                 for i in range(count)
             ]

@@ -80,7 +80,7 @@ def test_paging_while_events_are_written_neither_repeats_nor_skips(any_store, li
 
 
 def test_a_stored_event_reads_back_exactly_as_sent(any_store, list_id):
-    properties = {"url": "https://example.com/ü?q=1", "n": 12345678901234567890, "x": 1.5, "ok": True,
+    properties = {"url": "https://example.com/ü?q=1", "n": 12345678901234567890, "huge": -10**30, "x": 1.5, "ok": True,
                   "none": None, "nested": {"list": [1, "two", {"three": 3}]}, "emoji": "\U0001f600"}
     receipt, = any_store.record([new_event(list_id, "signup", external_id="ann-1", email="ann@example.com",
                                            properties=properties)])

@@ -21,11 +21,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from .sql import SQLStatements
 
+_LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits or more: perhaps an integer past 64 bits
 TIME = "created_at"  # the column an event's time is read from, ordered by and filtered on
 
 
@@ -136,7 +140,15 @@ class SQLEventReads(SQLStatements):
         return float(value)
 
     def _properties(self, value: Any) -> dict[str, Any]:
-        return value if isinstance(value, dict) else dict(json.loads(value))
+        if isinstance(value, dict):
+            return value
+        if not _LONG_NUMBER.search(value):
+            try:
+                return dict(orjson.loads(value))
+            except orjson.JSONDecodeError:  # 1e400, say
+                pass
+        # orjson reads an integer past 64 bits as a float: the json module keeps it exact.
+        return dict(json.loads(value))
 
     def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Run the statements in one transaction; each one's row count."""
