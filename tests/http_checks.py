@@ -8,15 +8,18 @@ runs :data:`CASES` through :func:`check` against its site; passing the same expe
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlencode
 
 import pytest
+import zstandard
 
 from octeth_tracking.errors import json_body
 
@@ -178,6 +181,23 @@ def properties(found: dict[str, list[str]]) -> Template:
     return lambda alice, bob: {"ListID": str(alice.list_id), "Properties": found}
 
 
+def compressed(encode: Callable[[bytes], bytes], body: Template) -> Template:
+    """``body`` (JSON, or bytes as they are) compressed by ``encode``."""
+    return lambda alice, bob: encode(_bytes(_fill(body, alice, bob)))
+
+
+def raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-15)
+    return packer.compress(data) + packer.flush()
+
+
+def encoded(name: str) -> Mapping[str, str]:
+    return {**JSON, "Content-Encoding": name}
+
+
+BOMB = gzip.compress(b'{"Properties": {"a": "' + b" " * 10_000_000 + b'"}}')  # 10 MB, about 10 kB compressed
+TOO_LARGE = errors((24, "Request body is too large."))
+
 CASES = [
     # Success, by each way of presenting an API key.
     pytest.param(Case(Request("POST", "/event", event()), 200, success()), id="event"),
@@ -303,4 +323,28 @@ CASES = [
     pytest.param(api_php(lambda a, b: event()(a, b) | {"Command": "event.track"}, 200, success(), **JSON), id="api-php-json"),
     pytest.param(Case(Request("GET", "/api.php", prefix=""), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
                  id="api-php-get-405"),
+    # Compressed bodies (compression.py): every POST route, JSON and forms; the limit is the decompressed size's.
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("gzip")), 200, success()),
+                 id="gzip"),
+    pytest.param(Case(Request("POST", "/event", compressed(zlib.compress, event()), encoded("deflate")), 200, success()),
+                 id="deflate"),
+    pytest.param(Case(Request("POST", "/event", compressed(raw_deflate, event()), encoded("Deflate")), 200, success()),
+                 id="raw-deflate"),
+    pytest.param(Case(Request("POST", "/event", compressed(zstandard.compress, event()), encoded("zstd")), 200, success()),
+                 id="zstd"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("identity, gzip")), 200,
+                      success()), id="identity-then-gzip"),
+    pytest.param(Case(Request("POST", "/website_events.properties", compressed(gzip.compress, own_list), encoded("gzip")),
+                      200, properties({})), id="gzip-properties"),
+    pytest.param(api_php(compressed(gzip.compress, form("event.track", Event="pageView", ID="visitor-1", UUID=UUID)),
+                         200, success(), **{"Content-Encoding": "gzip"}), id="gzip-api-php-form"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("br")), 415,
+                      errors((30, "Unsupported Content-Encoding."))), id="unknown-encoding-415"),
+    pytest.param(Case(Request("POST", "/event", lambda a, b: gzip.compress(_bytes(event()(a, b)))[:-9], encoded("gzip")),
+                      400, errors((31, "Request body could not be decompressed."))), id="truncated-gzip-400"),
+    pytest.param(Case(Request("POST", "/event", b"not deflate at all", encoded("deflate")), 400,
+                      errors((31, "Request body could not be decompressed."))), id="corrupt-deflate-400"),
+    pytest.param(Case(Request("POST", "/event", BOMB, encoded("gzip")), 413, TOO_LARGE), id="gzip-bomb-413"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event(Properties={"note": "x" * 200})),
+                      encoded("gzip")), 413, TOO_LARGE, options={"max_body_size": 200}), id="gzip-decompressed-past-limit-413"),
 ]
