@@ -30,6 +30,7 @@ from .fields import FieldDirectory, NoFields
 from .form import parse_body
 from .journal import Journal
 from .metrics import Metrics
+from .event_time import TimeRules
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
@@ -148,6 +149,11 @@ class TrackingApp:
     :param metrics_token: switches ``GET /metrics`` on (Prometheus' text format, see
         :mod:`~octeth_tracking.metrics`), for requests that send ``Authorization: Bearer <token>``;
         ``None`` (the default): no such path.
+    :param future_tolerance: seconds an event's ``Timestamp`` may be ahead of its receive time;
+        past it the event is stored at the receive time (:mod:`~octeth_tracking.event_time`).
+    :param backfill_window: seconds an event's ``Timestamp`` may be behind it (5 days); past it
+        the event is refused (code 52) unless the body says ``Import: true``; 0: no window.
+    :param clock: the receive time of a request, seconds since the epoch (``time.time``).
     :param micro: a micro server for test suites: its ``/micro/*`` routes, and a journal that
         keeps what no known caller sent too (a 401, say).
 
@@ -179,6 +185,9 @@ class TrackingApp:
         journal_size: int = 100,
         rejected_rate_limit: int = 100,
         metrics_token: str | None = None,
+        future_tolerance: float = 3600.0,
+        backfill_window: float = 5 * 86400.0,
+        clock: Callable[[], float] = time.time,
         micro: bool = False,
     ) -> None:
         number = checked_arguments(locals())
@@ -194,6 +203,8 @@ class TrackingApp:
         self.custom_fields = custom_fields
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
         self.micro = micro
+        self.clock = clock
+        self.time_rules = TimeRules(number["future_tolerance"], number["backfill_window"])
         self.metrics = Metrics(metrics_token) if metrics_token is not None else None
         if self.metrics is not None and hasattr(store, "commit_observer"):
             store.commit_observer = self.metrics  # the store counts its commits (batch sizes, times) into it
@@ -310,9 +321,10 @@ class TrackingApp:
                 if retry_after is not None:
                     raise RateLimited(retry_after)
 
-    def validate(self, schema: BodySchema, call: Call) -> int | None:
-        """The list id, once the parameters pass their schema and name a list the caller may use."""
-        params = call.params
+    def validate(self, schema: BodySchema, call: Call, params: dict[str, Any] | None = None) -> int | None:
+        """The list id, once the parameters (the call's, or a batch item's) pass their schema and
+        name a list the caller may use."""
+        params = call.params if params is None else params
         errors = schema.errors(params)
         list_id = schema.list_id(params, body_valid=not errors)
         if list_id is not None and (call.credential is None or not call.credential.may_use_list(self, call, list_id)):

@@ -61,6 +61,8 @@ ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
     "journal_size": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "rejected_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "future_tolerance": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
+    "backfill_window": ("a number of seconds, 0 or more (0: no window)", lambda v: _number(v) and v >= 0, False),
     "micro": ("true or false", lambda v: isinstance(v, bool), False),
     **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0), True) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},

@@ -126,6 +126,17 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+
+def _migration_occurred_at() -> str:
+    """The event's own time (``Timestamp``/``SentAt``, see event_time.py), beside its receive time
+    (``created_at``, the API's ``received_at``). Rows written before it have none: their
+    ``created_at`` is their time (read ``COALESCE(occurred_at, created_at)``). Nullable, so adding
+    it rewrites no row; no index, so the write path pays no page for it."""
+    return "ALTER TABLE events ADD COLUMN occurred_at timestamptz"
+
+
+MIGRATIONS.append(_migration_occurred_at())
+
 def migrate(conn: psycopg.Connection[Any]) -> int:
     """Bring the current schema (``search_path``) to the newest version, one transaction per migration.
 

@@ -94,8 +94,17 @@ def _migration_4(db: Database) -> None:
     db.table("tracker_keys").create_index(["list_id"])
 
 
+def _migration_occurred_at(db: Database) -> None:
+    """The event's own time (``Timestamp``/``SentAt``, see event_time.py), beside its receive time
+    (``created_at``, the API's ``received_at``). Rows written before it have none: their
+    ``created_at`` is their time (read ``COALESCE(occurred_at, created_at)``). No index: one
+    more per event would cost the write path a page; reads by time use ``created_at``'s."""
+    db.table("events").add_column("occurred_at", float)
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_occurred_at]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
