@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, ca
 from urllib.parse import parse_qsl
 
 from . import cors
-from .endpoints import Answer, events, health, journal, legacy, metrics, micro, openapi, script
+from .endpoints import Answer, batch, events, health, journal, legacy, metrics, micro, openapi, script
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
-from .body import parse_object, read_body
+from .body import parameter_names, parse_object, read_body
 from .credentials import SECRET, TRACKER, Credential
 from .fields import FieldDirectory, NoFields
 from .form import parse_body
@@ -78,6 +78,9 @@ class Route:
     :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
     :param enabled_by: the ``TrackingApp`` argument that switches it on; while that is ``None``
         the path is not served at all (404).
+    :param body_limit: the ``TrackingApp`` argument holding its body's limit (else ``max_body_size``).
+    :param costs: ``costs(app, route, call)``: the (limiter key, limit, cost) its request counts
+        against, in place of its credential's ``rate_limits`` at one each (a batch's events).
 
     ``OPTIONS`` among the methods makes it answer CORS preflights, for tracker keys.
     """
@@ -92,11 +95,16 @@ class Route:
     form: bool = False
     micro: bool = False
     enabled_by: str | None = None
+    body_limit: str = "max_body_size"
+    costs: Callable[[TrackingApp, Route, Call], list[tuple[str, int, int]]] | None = None
 
 
 ROUTES: tuple[Route, ...] = (
     Route("/event", ("OPTIONS", "POST"), events.track_event, "event",
           schema="event", credentials=(SECRET, TRACKER), rate_limit="event_rate_limit"),
+    Route("/events.batch", ("OPTIONS", "POST"), batch.track_batch, "batch", schema="events.batch",
+          credentials=(SECRET, TRACKER), rate_limit="batch_rate_limit", body_limit="max_batch_body_size",
+          costs=batch.rate_costs),
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=()),
@@ -154,6 +162,10 @@ class TrackingApp:
     :param backfill_window: seconds an event's ``Timestamp`` may be behind it (5 days); past it
         the event is refused (code 52) unless the body says ``Import: true``; 0: no window.
     :param clock: the receive time of a request, seconds since the epoch (``time.time``).
+    :param batch_rate_limit: requests per window per user (or tracker key) to ``/events.batch``;
+        each of its events also costs one of ``event_rate_limit`` (``tracker_rate_limit``) too.
+    :param max_batch_events: most events in one batch (code 55 past it).
+    :param max_batch_body_size: bytes of a batch's body, decompressed (413 past it).
     :param micro: a micro server for test suites: its ``/micro/*`` routes, and a journal that
         keeps what no known caller sent too (a 401, say).
 
@@ -185,6 +197,9 @@ class TrackingApp:
         journal_size: int = 100,
         rejected_rate_limit: int = 100,
         metrics_token: str | None = None,
+        batch_rate_limit: int = 1000,
+        max_batch_events: int = 1000,
+        max_batch_body_size: int = 1024 * 1024,
         future_tolerance: float = 3600.0,
         backfill_window: float = 5 * 86400.0,
         clock: Callable[[], float] = time.time,
@@ -215,9 +230,12 @@ class TrackingApp:
         self.tracker_rate_limit = number["tracker_rate_limit"]
         self.tracker_visitor_rate_limit = number["tracker_visitor_rate_limit"]
         self.rate_limit_window = number["rate_limit_window"]
+        self.body_limits = {route.name: number[route.body_limit] for route in ROUTES}
         self.max_body_size = number["max_body_size"]
+        self.max_batch_events = number["max_batch_events"]
         limits = {name: number[name] for name in (
-            "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")}
+            "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length",
+            "max_batch_events")}
         self.schemas = {route.schema: BodySchema(route.schema, limits) for route in ROUTES if route.schema}
         # /api.php's Command -> the route it names; each route's schema gives its Command.
         self.commands = {self.schemas[route.schema].command: route for route in ROUTES
@@ -273,11 +291,8 @@ class TrackingApp:
             return cors.preflight(self, call)
         try:
             if route.credentials or route.schema:
-                call.body = self.parameters(environ, method, form=route.form)
-                # Names are case-insensitive, and a null value counts as absent. ASCII case
-                # only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
-                call.params = {key.lower() if key.isascii() else key: value
-                               for key, value in call.body.items() if value is not None}
+                call.body = self.parameters(environ, method, form=route.form, limit=self.body_limits[route.name])
+                call.params = parameter_names(call.body)
             if route.credentials:
                 self.authenticate(route, call)
             return self.answer(route, call)
@@ -297,11 +312,11 @@ class TrackingApp:
             call.list_id = self.validate(self.schemas[route.schema], call)
         return route.handler(self, call)
 
-    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False) -> dict[str, Any]:
-        """The body's (POST) or query string's (GET, HEAD) parameters, as sent. ``form``: a
-        body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
+    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False, limit: int | None = None) -> dict[str, Any]:
+        """The body's (POST, at most ``limit`` bytes) or query string's (GET, HEAD) parameters, as
+        sent. ``form``: a body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
         if method == "POST":
-            data = read_body(environ, self.max_body_size)
+            data = read_body(environ, self.max_body_size if limit is None else limit)
             return parse_body(environ, data) if form else parse_object(data)
         return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
@@ -315,9 +330,14 @@ class TrackingApp:
 
     def limit_rate(self, route: Route, call: Call) -> None:
         assert call.credential is not None
-        for key, limit in call.credential.rate_limits(self, route, call):
-            if limit > 0:
-                retry_after = self.rate_limiter.hit(key, limit, self.rate_limit_window)
+        costs = route.costs(self, route, call) if route.costs else [
+            (key, limit, 1) for key, limit in call.credential.rate_limits(self, route, call)]
+        for key, limit, cost in costs:
+            if limit > 0 and cost > 0:
+                window = self.rate_limit_window
+                # A cost of 1 is asked as before: a limiter of one's own without ``cost`` still works.
+                retry_after = self.rate_limiter.hit(key, limit, window) if cost == 1 else self.rate_limiter.hit(
+                    key, limit, window, cost)
                 if retry_after is not None:
                     raise RateLimited(retry_after)
 

@@ -90,6 +90,12 @@ def _read_to_end(stream: Any, limit: int) -> bytes:
     return data
 
 
+def parameter_names(body: dict[str, Any]) -> dict[str, Any]:
+    """``body``'s parameters as the schemas see them: names are case-insensitive, and a null value
+    counts as absent. ASCII case only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY")."""
+    return {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
+
+
 def parse_object(data: bytes) -> dict[str, Any]:
     """``data`` as a JSON object: 400 (code 20) if it is not JSON, 400 (code 21) if not an object."""
     try:

@@ -52,10 +52,14 @@ def parse_time(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class EventTime:
-    """When the event is stored as having happened, and which bound moved it, if one did."""
+    """When the event is stored as having happened (to the millisecond: the answer's precision, and
+    one every store keeps exactly), and which bound moved it, if one did."""
 
     occurred_at: float
     adjusted: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "occurred_at", round(self.occurred_at * 1000) / 1000)
 
 
 @dataclass(frozen=True)

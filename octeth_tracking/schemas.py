@@ -34,7 +34,7 @@ from .fast_schema import FastValidator, compile_schema, custom_rules, nodes, sha
 _PACKAGED = Path(__file__).parent / "schemas"
 SCHEMA_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).parent.parent / "schemas"
 
-_LIMIT_KEYWORDS = ("maxLength", "maxProperties", "x-octeth-max-depth", "x-octeth-max-string-length")
+_LIMIT_KEYWORDS = ("maxLength", "maxProperties", "maxItems", "x-octeth-max-depth", "x-octeth-max-string-length")
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:

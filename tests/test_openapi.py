@@ -61,7 +61,7 @@ def test_every_route_is_in_the_document_with_its_answers(kit):
     assert {(path, method.upper()) for path, ops in document["paths"].items() for method in ops} == {
         (route.path, method) for route in kit.app.routes.values() for method in route.methods}
     event = document["paths"]["/event"]["post"]
-    assert sorted(event["responses"]) == ["200", "400", "401", "403", "413", "422", "500", "503"]  # test defaults: no rate limit
+    assert sorted(event["responses"]) == ["200", "400", "401", "403", "413", "415", "422", "500", "503"]  # test defaults: no rate limit
     assert "4 Invalid ListID parameter" in event["responses"]["422"]["description"]
     assert event["requestBody"]["content"]["application/json"]["schema"]["properties"]["apikey"]["type"] == "string"
 
