@@ -4,11 +4,12 @@ Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a mo
 :mod:`~octeth_tracking.endpoints`), request schema, which kinds of credential it accepts
 (:mod:`~octeth_tracking.credentials`), and which rate limit it counts against. For every
 request, :meth:`TrackingApp.dispatch` checks in this order: route (404, 405), size (413),
-body (400), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
+body (400, 415), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
 handler; an ``OPTIONS`` on a row that lists it is a CORS preflight (:mod:`~octeth_tracking.cors`).
 ``/api.php``'s handler picks the row its ``Command`` names and runs that row's checks from the
 rate limit on (:meth:`TrackingApp.answer`). A refusal once the caller is known joins the
-journal (:mod:`~octeth_tracking.journal`). Any :class:`APIError` raised on the way (and any
+journal (:mod:`~octeth_tracking.journal`). The records of the cycle, :class:`Route` and
+:class:`Call`, are in :mod:`~octeth_tracking.routing`. Any :class:`APIError` raised on the way (and any
 storage error, as a 503) becomes the JSON answer in ``__call__``, the one place that does so,
 and the one that adds the CORS headers.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
@@ -25,7 +25,7 @@ from . import cors
 from .endpoints import Answer, batch, events, health, journal, legacy, metrics, micro, openapi, script
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
 from .body import parameter_names, parse_object, read_body
-from .credentials import SECRET, TRACKER, Credential
+from .credentials import SECRET, TRACKER
 from .fields import FieldDirectory, NoFields
 from .form import parse_body
 from .journal import Journal
@@ -36,67 +36,16 @@ from .errors import (
     StoreUnavailable,
 )
 from .ratelimit import MemoryRateLimiter, RateLimiter
+from .routing import Call as Call, Route as Route  # re-exported: the records of the request cycle
 from .schemas import BodySchema
 from .settings import checked_arguments
-from .storage import AccountStore, EventStore, JournalStore, StorageError, TrackerKey
+from .storage import AccountStore, EventStore, JournalStore, StorageError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("octeth_tracking")
 access_log = logging.getLogger("octeth_tracking.access")
-
-
-@dataclass
-class Call:
-    """One request on its way to its handler: what the checks before it found."""
-
-    environ: WSGIEnvironment
-    route: Route | None = None  # once the path is found
-    body: dict[str, Any] = field(default_factory=dict)  # the parameters as sent
-    params: dict[str, Any] = field(default_factory=dict)  # top-level names lower-cased, nulls dropped
-    credential: Credential | None = None  # the kind the request presented, once it is being checked
-    user: Hashable | None = None  # the user, once a secret credential is checked
-    tracker: TrackerKey | None = None  # the tracker key, once one is checked
-    cors_origin: str | None = None  # the origin that may read the answer (tracker keys only)
-    list_id: int | None = None  # the body's ListID once the schema passed and the caller may use the list
-
-
-@dataclass(frozen=True)
-class Route:
-    """One endpoint, relative to the mount point.
-
-    :param path: ``PATH_INFO`` below the mount point.
-    :param methods: what it answers; any other method gets 405.
-    :param handler: ``handler(app, call)``: the answer.
-    :param name: in rate-limit keys and log lines.
-    :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
-    :param credentials: the kinds of credential it accepts, in the order they are looked for
-        (401 without any); none: open to all.
-    :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
-    :param form: its body may be a form (``application/x-www-form-urlencoded``) as well as JSON.
-    :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
-    :param enabled_by: the ``TrackingApp`` argument that switches it on; while that is ``None``
-        the path is not served at all (404).
-    :param body_limit: the ``TrackingApp`` argument holding its body's limit (else ``max_body_size``).
-    :param costs: ``costs(app, route, call)``: the (limiter key, limit, cost) its request counts
-        against, in place of its credential's ``rate_limits`` at one each (a batch's events).
-
-    ``OPTIONS`` among the methods makes it answer CORS preflights, for tracker keys.
-    """
-
-    path: str
-    methods: tuple[str, ...]
-    handler: Callable[[TrackingApp, Call], Answer]
-    name: str
-    schema: str | None = None
-    credentials: tuple[Credential, ...] = (SECRET,)
-    rate_limit: str | None = None
-    form: bool = False
-    micro: bool = False
-    enabled_by: str | None = None
-    body_limit: str = "max_body_size"
-    costs: Callable[[TrackingApp, Route, Call], list[tuple[str, int, int]]] | None = None
 
 
 ROUTES: tuple[Route, ...] = (
