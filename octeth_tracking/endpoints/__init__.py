@@ -9,6 +9,7 @@ they filled in; it returns the answer.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Union
 
 from werkzeug.wrappers import Response
@@ -43,6 +44,7 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
     return Response(json_body(body), status=status, headers=headers, mimetype="application/json")
 
 
+@lru_cache(maxsize=4096)  # a batch's events share their receive time; a session's repeat
 def iso_time(seconds: float) -> str:
     """A time as the API writes it: ISO 8601, UTC, to the millisecond (``2026-12-04T20:15:03.120Z``)."""
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
