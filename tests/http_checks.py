@@ -203,6 +203,10 @@ def encoded(name: str) -> Mapping[str, str]:
 
 BOMB = gzip.compress(b'{"Properties": {"a": "' + b" " * 10_000_000 + b'"}}')  # 10 MB, about 10 kB compressed
 TOO_LARGE = errors((24, "Request body is too large."))
+BATCH_ANSWER = {"status": "success", "Stored": 1, "Duplicates": 0, "Refused": 1, "Events": [
+    {"Index": 0, **success(), "duplicate": False},
+    {"Index": 1, "Errors": [{"Code": 5, "Message": "Missing event parameter.", "Detail": "Event must not be empty"}],
+     "Retryable": False}]}
 
 CASES = [
     # Success, by each way of presenting an API key.
@@ -353,4 +357,24 @@ CASES = [
     pytest.param(Case(Request("POST", "/event", BOMB, encoded("gzip")), 413, TOO_LARGE), id="gzip-bomb-413"),
     pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event(Properties={"note": "x" * 200})),
                       encoded("gzip")), 413, TOO_LARGE, options={"max_body_size": 200}), id="gzip-decompressed-past-limit-413"),
+    # POST /events.batch (batch.py): the same answers through every adapter.
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "ListID": a.list_id, "Events": [
+        {"Event": "pageView", "ID": "visitor-1", "UUID": UUID}, {"Event": ""}]}), 200, BATCH_ANSWER), id="batch"),
+    pytest.param(Case(Request("POST", "/events.batch", compressed(gzip.compress, lambda a, b: {
+        "APIKey": a.api_key, "ListID": a.list_id, "Events": [{"Event": "pageView", "ID": "visitor-1", "UUID": UUID},
+                                                             {"Event": ""}]}), encoded("gzip")), 200, BATCH_ANSWER),
+                 id="batch-gzip"),
+    pytest.param(Case(Request("POST", tracker_path("/events.batch"), lambda a, b: {
+        "ListID": a.list_id, "Events": [{"Event": "pageView", "ID": "visitor-1", "UUID": UUID}, {"Event": ""}]}, PAGE),
+        200, BATCH_ANSWER, READABLE), id="batch-tracker-key"),
+    pytest.param(Case(Request("OPTIONS", tracker_path("/events.batch"), b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      204, b"", {**READABLE, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers":
+                                 "Content-Type", "Access-Control-Max-Age": "7200"}, content_type=None), id="batch-preflight"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "ListID": a.list_id}), 422,
+                      errors((54, "Missing Events parameter.", "Events is required"))), id="batch-no-events-422"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "Events": [{"Event": "x"}] * 3}),
+                      422, errors((55, "Invalid Events parameter.", "Events must hold at most 2 items")),
+                      options={"max_batch_events": 2}), id="batch-too-many-422"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "Events": [{"Event": "x" * 200}]}),
+                      413, TOO_LARGE, options={"max_batch_body_size": 100}), id="batch-body-413"),
 ]
