@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import API, codes, make_account
 from octeth_tracking import MemoryRateLimiter, SQLiteStore, create_app
@@ -240,3 +242,27 @@ def test_a_tracker_keys_visitor_budget_counts_each_visitors_events(make_api, acc
     one = api.client.post(f"/api/v1/event?TrackerKey={tracker}", data=json.dumps(
         {"ListID": account.list_id, "Event": "e", "ID": "c"}), content_type="text/plain", headers={"Origin": SITE})
     assert one.status_code == 200
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                       max_leaves=8)
+_NAMES = st.sampled_from(["Event", "ID", "UUID", "Email", "Properties", "ListID", "Timestamp", "SentAt", "Import",
+                          "IdentifyProperties", "event", "APIKey", "x"])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+          deadline=None)
+@given(data=st.data())
+def test_no_batch_a_client_sends_gets_a_5xx(make_api, account, data) -> None:
+    api = make_api(event_rate_limit=0, batch_rate_limit=0)  # one store for every example: it fills up as it goes
+    item = st.one_of(_VALUES, st.dictionaries(_NAMES, st.one_of(
+        _VALUES, st.just("identify"), st.just("a@example.com"), st.just(account.list_id), st.just("2026-12-05T10:00:00Z")),
+        max_size=6))
+    body: dict[str, Any] = {"APIKey": account.api_key, "Events": data.draw(st.lists(item, max_size=6))}
+    listid = data.draw(st.one_of(st.none(), _VALUES, st.just(account.list_id)))
+    if listid is not None:
+        body["ListID"] = listid
+    answer = batch(api, body)
+    assert answer.status_code < 500, (body, answer.get_data())
