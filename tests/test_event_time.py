@@ -144,3 +144,16 @@ def test_postgresql_stores_both_times(tmp_path) -> None:
             occurred, created = conn.execute(
                 "SELECT extract(epoch FROM occurred_at)::float8, extract(epoch FROM created_at)::float8 FROM events").fetchone()
         assert occurred == pytest.approx(RECEIVED - 600) and abs(created - time.time()) < 60
+
+
+def test_every_store_keeps_the_time_and_answers_a_duplicate_with_it(any_store) -> None:
+    from octeth_tracking import Event
+    account = make_account(any_store)
+    first = Event(account.list_id, "6f3c1c9e-8a2b-4c1d-9e0f-123456789abc", "v", "pageView", occurred_at=RECEIVED - 86400.125)
+    (stored,) = any_store.record([first])
+    assert not stored.duplicate and stored.occurred_at is None  # as the event asked
+    (again,) = any_store.record([Event(account.list_id, first.uuid, "v", "pageView", occurred_at=RECEIVED)])
+    assert again.duplicate and again.occurred_at == pytest.approx(RECEIVED - 86400.125, abs=1e-6)
+    (later,) = any_store.record([Event(account.list_id, "6f3c1c9e-8a2b-4c1d-9e0f-123456789abd", "v", "pageView")])
+    (repeat,) = any_store.record([Event(account.list_id, later.uuid, "v", "pageView")])
+    assert abs(repeat.occurred_at - time.time()) < 60  # no time given: the store's receive time
