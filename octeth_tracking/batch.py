@@ -48,7 +48,10 @@ def rate_costs(app: TrackingApp, route: Route, call: Call) -> list[tuple[str, in
     if not isinstance(events, list) or len(events) > app.max_batch_events:
         return costs
     event_route = app.routes["/event"]
-    visitors = Counter(str(parameter_names(item).get("id") or "") if isinstance(item, dict) else "" for item in events)
+    if call.tracker is None:  # a secret's budget is the user's, whoever the visitors: no need to read them
+        visitors = Counter({"": len(events)})
+    else:
+        visitors = Counter(str(parameter_names(item).get("id") or "") if isinstance(item, dict) else "" for item in events)
     budgets: dict[str, list[int]] = {}  # key -> [limit, cost]
     for visitor, count in visitors.items():
         one = replace(call, params={**call.params, "id": visitor})
