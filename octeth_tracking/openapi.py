@@ -73,6 +73,12 @@ def _request_schema(app: TrackingApp, route: Route) -> dict[str, Any]:
     if route.credentials:
         credentials = {**_CREDENTIALS, **({"trackerkey": _TRACKER_KEY} if _accepts_tracker_keys(route) else {})}
         schema["properties"] = {**credentials, **schema.get("properties", {})}
+    events = schema.get("properties", {}).get("events", {})
+    if "x-octeth-items-schema" in events:  # a batch: each item is checked by that schema, on its own
+        items = copy.deepcopy(app.schemas[events["x-octeth-items-schema"]].schema)
+        for name in ("$id", "$schema", "x-octeth-errors"):
+            items.pop(name, None)
+        events["items"] = items
     if route.form:
         schema["properties"]["command"] = {"enum": sorted(name for name in app.commands if name), "description": "The endpoint that answers."}
     return schema

@@ -125,3 +125,12 @@ def test_schemathesis_over_http_on_a_micro_server():
         process.wait(10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_batchs_items_are_described_by_the_event_schema(kit):
+    document = openapi.document(kit.app, "/api/v1")
+    request = document["paths"]["/events.batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    items = request["properties"]["events"]["items"]
+    assert items["required"] == ["listid", "event"] and "timestamp" in items["properties"]
+    assert sorted(document["paths"]["/events.batch"]["post"]["responses"]) == [
+        "200", "400", "401", "403", "413", "415", "422", "500", "503"]
