@@ -31,7 +31,7 @@ from .storage import SQLiteStore, Store
 # and expects a 401 at once, must not meet production's limits and caches.
 TEST_DEFAULTS: dict[str, Any] = {
     "event_rate_limit": 0, "properties_rate_limit": 0, "rejected_rate_limit": 0, "tracker_rate_limit": 0,
-    "tracker_visitor_rate_limit": 0, "auth_cache_ttl": 0,
+    "tracker_visitor_rate_limit": 0, "batch_rate_limit": 0, "auth_cache_ttl": 0,
 }
 
 
