@@ -4,11 +4,12 @@ Every endpoint is one row of :data:`ROUTES`: its path, methods, handler (in a mo
 :mod:`~octeth_tracking.endpoints`), request schema, which kinds of credential it accepts
 (:mod:`~octeth_tracking.credentials`), and which rate limit it counts against. For every
 request, :meth:`TrackingApp.dispatch` checks in this order: route (404, 405), size (413),
-body (400), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
+body (400, 415), credentials (401, 403), rate limit (429), parameters (422), then calls the row's
 handler; an ``OPTIONS`` on a row that lists it is a CORS preflight (:mod:`~octeth_tracking.cors`).
 ``/api.php``'s handler picks the row its ``Command`` names and runs that row's checks from the
 rate limit on (:meth:`TrackingApp.answer`). A refusal once the caller is known joins the
-journal (:mod:`~octeth_tracking.journal`). Any :class:`APIError` raised on the way (and any
+journal (:mod:`~octeth_tracking.journal`). The records of the cycle, :class:`Route` and
+:class:`Call`, are in :mod:`~octeth_tracking.routing`. Any :class:`APIError` raised on the way (and any
 storage error, as a 503) becomes the JSON answer in ``__call__``, the one place that does so,
 and the one that adds the CORS headers.
 """
@@ -17,27 +18,28 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, cast
 from urllib.parse import parse_qsl
 
 from . import cors
-from .endpoints import Answer, events, health, journal, legacy, metrics, micro, openapi, reads, script
+from .endpoints import Answer, batch, events, health, journal, legacy, metrics, micro, openapi, reads, script
 from .auth import Authenticator, StoreAuthenticator, TrackerKeyLookup
-from .body import parse_object, read_body
-from .credentials import SECRET, TRACKER, Credential
+from .body import parameter_names, parse_object, read_body
+from .credentials import SECRET, TRACKER
 from .fields import FieldDirectory, NoFields
 from .form import parse_body
 from .journal import Journal
 from .metrics import Metrics
+from .event_time import TimeRules
 from .errors import (
     APIError, AuthenticationFailed, InternalError, InvalidParameters, MethodNotAllowed, NotFound, RateLimited,
     StoreUnavailable,
 )
 from .ratelimit import MemoryRateLimiter, RateLimiter
+from .routing import Call as Call, Route as Route  # re-exported: the records of the request cycle
 from .schemas import BodySchema
 from .settings import checked_arguments
-from .storage import AccountStore, EventStore, JournalStore, StorageError, TrackerKey
+from .storage import AccountStore, EventStore, JournalStore, StorageError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -46,56 +48,12 @@ log = logging.getLogger("octeth_tracking")
 access_log = logging.getLogger("octeth_tracking.access")
 
 
-@dataclass
-class Call:
-    """One request on its way to its handler: what the checks before it found."""
-
-    environ: WSGIEnvironment
-    route: Route | None = None  # once the path is found
-    body: dict[str, Any] = field(default_factory=dict)  # the parameters as sent
-    params: dict[str, Any] = field(default_factory=dict)  # top-level names lower-cased, nulls dropped
-    credential: Credential | None = None  # the kind the request presented, once it is being checked
-    user: Hashable | None = None  # the user, once a secret credential is checked
-    tracker: TrackerKey | None = None  # the tracker key, once one is checked
-    cors_origin: str | None = None  # the origin that may read the answer (tracker keys only)
-    list_id: int | None = None  # the body's ListID once the schema passed and the caller may use the list
-
-
-@dataclass(frozen=True)
-class Route:
-    """One endpoint, relative to the mount point.
-
-    :param path: ``PATH_INFO`` below the mount point.
-    :param methods: what it answers; any other method gets 405.
-    :param handler: ``handler(app, call)``: the answer.
-    :param name: in rate-limit keys and log lines.
-    :param schema: ``schemas/<schema>.schema.json`` validates its parameters (422 with their codes).
-    :param credentials: the kinds of credential it accepts, in the order they are looked for
-        (401 without any); none: open to all.
-    :param rate_limit: the ``TrackingApp`` argument holding its requests per window per user.
-    :param form: its body may be a form (``application/x-www-form-urlencoded``) as well as JSON.
-    :param micro: served only by a micro server (``TrackingApp(micro=True)``, ``serve --micro``).
-    :param enabled_by: the ``TrackingApp`` argument that switches it on; while that is ``None``
-        the path is not served at all (404).
-
-    ``OPTIONS`` among the methods makes it answer CORS preflights, for tracker keys.
-    """
-
-    path: str
-    methods: tuple[str, ...]
-    handler: Callable[[TrackingApp, Call], Answer]
-    name: str
-    schema: str | None = None
-    credentials: tuple[Credential, ...] = (SECRET,)
-    rate_limit: str | None = None
-    form: bool = False
-    micro: bool = False
-    enabled_by: str | None = None
-
-
 ROUTES: tuple[Route, ...] = (
     Route("/event", ("OPTIONS", "POST"), events.track_event, "event",
           schema="event", credentials=(SECRET, TRACKER), rate_limit="event_rate_limit"),
+    Route("/events.batch", ("OPTIONS", "POST"), batch.track_batch, "batch", schema="events.batch",
+          credentials=(SECRET, TRACKER), rate_limit="batch_rate_limit", body_limit="max_batch_body_size",
+          costs=batch.rate_costs),
     Route("/website_events.properties", ("GET", "HEAD", "POST"), events.list_properties, "properties",
           schema="website_events.properties", rate_limit="properties_rate_limit"),
     Route("/health", ("GET", "HEAD"), health.health, "health", credentials=()),
@@ -155,6 +113,15 @@ class TrackingApp:
     :param metrics_token: switches ``GET /metrics`` on (Prometheus' text format, see
         :mod:`~octeth_tracking.metrics`), for requests that send ``Authorization: Bearer <token>``;
         ``None`` (the default): no such path.
+    :param future_tolerance: seconds an event's ``Timestamp`` may be ahead of its receive time;
+        past it the event is stored at the receive time (:mod:`~octeth_tracking.event_time`).
+    :param backfill_window: seconds an event's ``Timestamp`` may be behind it (5 days); past it
+        the event is refused (code 52) unless the body says ``Import: true``; 0: no window.
+    :param clock: the receive time of a request, seconds since the epoch (``time.time``).
+    :param batch_rate_limit: requests per window per user (or tracker key) to ``/events.batch``;
+        each of its events also costs one of ``event_rate_limit`` (``tracker_rate_limit``) too.
+    :param max_batch_events: most events in one batch (code 55 past it).
+    :param max_batch_body_size: bytes of a batch's body, decompressed (413 past it).
     :param micro: a micro server for test suites: its ``/micro/*`` routes, and a journal that
         keeps what no known caller sent too (a 401, say).
 
@@ -188,6 +155,12 @@ class TrackingApp:
         list_rate_limit: int = 600,
         forget_rate_limit: int = 600,
         metrics_token: str | None = None,
+        batch_rate_limit: int = 1000,
+        max_batch_events: int = 1000,
+        max_batch_body_size: int = 1024 * 1024,
+        future_tolerance: float = 3600.0,
+        backfill_window: float = 5 * 86400.0,
+        clock: Callable[[], float] = time.time,
         micro: bool = False,
     ) -> None:
         number = checked_arguments(locals())
@@ -203,6 +176,8 @@ class TrackingApp:
         self.custom_fields = custom_fields
         self.rate_limiter = rate_limiter or MemoryRateLimiter()
         self.micro = micro
+        self.clock = clock
+        self.time_rules = TimeRules(number["future_tolerance"], number["backfill_window"])
         self.metrics = Metrics(metrics_token) if metrics_token is not None else None
         if self.metrics is not None and hasattr(store, "commit_observer"):
             store.commit_observer = self.metrics  # the store counts its commits (batch sizes, times) into it
@@ -213,9 +188,12 @@ class TrackingApp:
         self.tracker_rate_limit = number["tracker_rate_limit"]
         self.tracker_visitor_rate_limit = number["tracker_visitor_rate_limit"]
         self.rate_limit_window = number["rate_limit_window"]
+        self.body_limits = {route.name: number[route.body_limit] for route in ROUTES}
         self.max_body_size = number["max_body_size"]
+        self.max_batch_events = number["max_batch_events"]
         limits = {name: number[name] for name in (
-            "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")}
+            "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length",
+            "max_batch_events")}
         self.schemas = {route.schema: BodySchema(route.schema, limits) for route in ROUTES if route.schema}
         # /api.php's Command -> the route it names; each route's schema gives its Command.
         self.commands = {self.schemas[route.schema].command: route for route in ROUTES
@@ -271,11 +249,8 @@ class TrackingApp:
             return cors.preflight(self, call)
         try:
             if route.credentials or route.schema:
-                call.body = self.parameters(environ, method, form=route.form)
-                # Names are case-insensitive, and a null value counts as absent. ASCII case
-                # only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY").
-                call.params = {key.lower() if key.isascii() else key: value
-                               for key, value in call.body.items() if value is not None}
+                call.body = self.parameters(environ, method, form=route.form, limit=self.body_limits[route.name])
+                call.params = parameter_names(call.body)
             if route.credentials:
                 self.authenticate(route, call)
             return self.answer(route, call)
@@ -295,11 +270,11 @@ class TrackingApp:
             call.list_id = self.validate(self.schemas[route.schema], call)
         return route.handler(self, call)
 
-    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False) -> dict[str, Any]:
-        """The body's (POST) or query string's (GET, HEAD) parameters, as sent. ``form``: a
-        body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
+    def parameters(self, environ: WSGIEnvironment, method: str, form: bool = False, limit: int | None = None) -> dict[str, Any]:
+        """The body's (POST, at most ``limit`` bytes) or query string's (GET, HEAD) parameters, as
+        sent. ``form``: a body that is not JSON is read as a form (:mod:`octeth_tracking.form`)."""
         if method == "POST":
-            data = read_body(environ, self.max_body_size)
+            data = read_body(environ, self.max_body_size if limit is None else limit)
             return parse_body(environ, data) if form else parse_object(data)
         return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
@@ -313,15 +288,21 @@ class TrackingApp:
 
     def limit_rate(self, route: Route, call: Call) -> None:
         assert call.credential is not None
-        for key, limit in call.credential.rate_limits(self, route, call):
-            if limit > 0:
-                retry_after = self.rate_limiter.hit(key, limit, self.rate_limit_window)
+        costs = route.costs(self, route, call) if route.costs else [
+            (key, limit, 1) for key, limit in call.credential.rate_limits(self, route, call)]
+        for key, limit, cost in costs:
+            if limit > 0 and cost > 0:
+                window = self.rate_limit_window
+                # A cost of 1 is asked as before: a limiter of one's own without ``cost`` still works.
+                retry_after = self.rate_limiter.hit(key, limit, window) if cost == 1 else self.rate_limiter.hit(
+                    key, limit, window, cost)
                 if retry_after is not None:
                     raise RateLimited(retry_after)
 
-    def validate(self, schema: BodySchema, call: Call) -> int | None:
-        """The list id, once the parameters pass their schema and name a list the caller may use."""
-        params = call.params
+    def validate(self, schema: BodySchema, call: Call, params: dict[str, Any] | None = None) -> int | None:
+        """The list id, once the parameters (the call's, or a batch item's) pass their schema and
+        name a list the caller may use."""
+        params = call.params if params is None else params
         errors = schema.errors(params)
         list_id = schema.list_id(params, body_valid=not errors)
         if list_id is not None and (call.credential is None or not call.credential.may_use_list(self, call, list_id)):

@@ -5,6 +5,9 @@ the chunks win); a server that ends the stream at the body's end says so with
 ``wsgi.input_terminated``. Never more than ``limit + 1`` bytes are read, which tells a body
 exactly at the limit from one past it. Parsing: orjson answers the common case, and the
 json module gives the verdict on anything orjson refuses or might read differently.
+A ``Content-Encoding`` (gzip, deflate, zstd) is undone here, for every route and every
+adapter (Django's reads bodies through this module too), the limit applying to the
+decompressed size (:mod:`~octeth_tracking.compression`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import orjson
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
+from . import compression
 from .errors import BodyTooLarge, InvalidJSON, NotAnObject
 
 if TYPE_CHECKING:
@@ -40,7 +44,17 @@ def declared_length(environ: WSGIEnvironment) -> int | None:
 
 
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
-    """The body, read without ever holding more than ``limit`` bytes: 413 past it, 400 if cut short."""
+    """The body, decompressed, without ever holding more than ``limit`` decompressed bytes:
+    413 past it, 400 if cut short, 415 (code 30) for an unknown ``Content-Encoding`` and 400
+    (code 31) for a corrupt compressed stream."""
+    found = compression.codings(environ)
+    if not found:
+        return _read_raw(environ, limit)
+    return compression.decode(_read_raw(environ, compression.read_limit(limit)), found, limit)
+
+
+def _read_raw(environ: WSGIEnvironment, limit: int) -> bytes:
+    """The body as sent, at most ``limit`` bytes."""
     length = declared_length(environ)
     if length is not None and length > limit:
         raise BodyTooLarge()
@@ -74,6 +88,12 @@ def _read_to_end(stream: Any, limit: int) -> bytes:
     if len(data) > limit:
         raise BodyTooLarge()
     return data
+
+
+def parameter_names(body: dict[str, Any]) -> dict[str, Any]:
+    """``body``'s parameters as the schemas see them: names are case-insensitive, and a null value
+    counts as absent. ASCII case only: Unicode's lower() turns the Kelvin sign into "k" (U+212A, "APIKEY")."""
+    return {key.lower() if key.isascii() else key: value for key, value in body.items() if value is not None}
 
 
 def parse_object(data: bytes) -> dict[str, Any]:

@@ -16,13 +16,13 @@ import sys
 from importlib import metadata
 from typing import Sequence
 
-from .commands import Command, accounts, events, fields, testing, trackers
+from .commands import Command, accounts, events, fields, imports, testing, trackers
 from .serving import serve, serve_micro
 from .settings import DEFAULT_PREFIX, LOG_FORMATS
 from .storage import DEFAULT_DB, open_store
 
 # Every subcommand but serve, from the modules that define them (see commands/__init__.py).
-COMMAND_MODULES = (accounts, events, fields, testing, trackers)
+COMMAND_MODULES = (accounts, events, fields, imports, testing, trackers)
 
 
 def commands() -> dict[str, Command]:

@@ -30,7 +30,7 @@ def settings_names() -> list[str]:
     """Every plain value a setting can give: the ``TrackingApp`` arguments that are not objects,
     then the store's and the logs' settings."""
     parameters = inspect.signature(TrackingApp).parameters.values()
-    objects = ("store", "authenticator", "custom_fields", "rate_limiter")
+    objects = ("store", "authenticator", "custom_fields", "rate_limiter", "clock")
     arguments = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in objects]
     return arguments + [*STORE_SETTINGS, *SERVING_SETTINGS]
 

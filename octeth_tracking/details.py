@@ -56,6 +56,8 @@ def _from_keyword(schema: dict[str, Any], error: ValidationError) -> str:
         "minLength": lambda: f"{name} must not be empty" if limit == 1 else f"{name} must be at least {limit} characters",
         "maxLength": lambda: f"{name} must be at most {limit} characters",
         "maxProperties": lambda: f"{name} must hold at most {limit} names",
+        "minItems": lambda: f"{name} must hold at least {limit} item{'s' if limit != 1 else ''}",
+        "maxItems": lambda: f"{name} must hold at most {limit} items",
         "minimum": lambda: f"{name} must be {limit} or more",
         "maximum": lambda: f"{name} must be {limit} or less",
         "x-octeth-max-depth": lambda: f"{name} must be nested at most {limit} levels deep",

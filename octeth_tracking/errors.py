@@ -164,6 +164,22 @@ class BodyTooLarge(APIError):
     message = "Request body is too large."
 
 
+class UnsupportedEncoding(APIError):
+    """A ``Content-Encoding`` other than ``gzip``, ``deflate``, ``zstd`` (with ``zstandard`` installed) or ``identity``."""
+
+    status = 415
+    code = 30
+    message = "Unsupported Content-Encoding."
+
+
+class UndecodableBody(APIError):
+    """A compressed body whose stream is corrupt or cut short."""
+
+    status = 400
+    code = 31
+    message = "Request body could not be decompressed."
+
+
 class RateLimited(APIError):
     """Too many requests from this user to this endpoint in the current window."""
 

@@ -73,6 +73,12 @@ def _request_schema(app: TrackingApp, route: Route) -> dict[str, Any]:
     if route.credentials:
         credentials = {**_CREDENTIALS, **({"trackerkey": _TRACKER_KEY} if _accepts_tracker_keys(route) else {})}
         schema["properties"] = {**credentials, **schema.get("properties", {})}
+    events = schema.get("properties", {}).get("events", {})
+    if "x-octeth-items-schema" in events:  # a batch: each item is checked by that schema, on its own
+        items = copy.deepcopy(app.schemas[events["x-octeth-items-schema"]].schema)
+        for name in ("$id", "$schema", "x-octeth-errors"):
+            items.pop(name, None)
+        events["items"] = items
     if route.form:
         schema["properties"]["command"] = {"enum": sorted(name for name in app.commands if name), "description": "The endpoint that answers."}
     return schema
@@ -114,12 +120,16 @@ def _operation(app: TrackingApp, route: Route, method: str, answers: dict[str, A
     if reads and method == "POST":
         schema = _request_schema(app, route)
         operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": schema}}}
-        bad_body = {**_transport(errors.InvalidJSON), **_transport(errors.NotAnObject)}
+        bad_body = {**_transport(errors.InvalidJSON), **_transport(errors.NotAnObject), **_transport(errors.UndecodableBody)}
         if route.form:  # /api.php: a form too, its Command naming the route that answers
             operation["requestBody"]["content"][_FORM] = {"schema": schema}
             bad_body.update(_transport(errors.InvalidForm))
-        responses["400"] = _failure("The body is not a JSON object (or a form, where one is taken).", bad_body)
-        responses["413"] = _failure(f"The body is over {app.max_body_size} bytes.", _transport(errors.BodyTooLarge))
+        responses["400"] = _failure("The body is not a JSON object (or a form, where one is taken), or its "
+                                    "compressed stream is corrupt.", bad_body)
+        responses["413"] = _failure(f"The body is over {app.body_limits[route.name]} bytes (decompressed).",
+                                    _transport(errors.BodyTooLarge))
+        responses["415"] = _failure("A Content-Encoding other than gzip, deflate, zstd or identity.",
+                                    _transport(errors.UnsupportedEncoding))
     elif reads:
         properties = _request_schema(app, route).get("properties", {})
         operation["parameters"] = [{"name": name, "in": "query", "required": False, "schema": {"type": "string"},

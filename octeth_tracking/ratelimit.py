@@ -12,10 +12,15 @@ from typing import Callable, Protocol
 
 
 class RateLimiter(Protocol):
-    """Counts one request against ``key``; says how long to wait if it is over ``limit`` per ``window``."""
+    """Counts a request's ``cost`` against ``key``; says how long to wait if it would pass ``limit`` per ``window``.
 
-    def hit(self, key: str, limit: int, window: float) -> float | None:
-        """``None`` if the request is allowed, else the seconds until the window frees one."""
+    A batch of N events costs N of the events' budget (``/events.batch``, :mod:`~octeth_tracking.batch`);
+    any other request costs 1. A request refused spends nothing: the count only grows by what it allows.
+    """
+
+    def hit(self, key: str, limit: int, window: float, cost: int = 1) -> float | None:
+        """``None`` if the request is allowed (``cost`` is counted), else the seconds until the
+        window ends (a ``cost`` over ``limit`` is never allowed)."""
         ...
 
     def status(self) -> str:
@@ -37,15 +42,15 @@ class MemoryRateLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, limit: int, window: float) -> float | None:
+    def hit(self, key: str, limit: int, window: float, cost: int = 1) -> float | None:
         now = self.clock()
         with self._lock:
             start, count = self._windows.get(key, (now, 0))
             if now - start >= window:
                 start, count = now, 0
-            if count >= limit:
+            if count + cost > limit:
                 return start + window - now
-            self._windows[key] = (start, count + 1)
+            self._windows[key] = (start, count + cost)
             if len(self._windows) > self._prune_at:  # keep memory bounded: drop windows that ended
                 self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window}
                 # Many live windows: wait until they double before scanning again (amortised O(1) per hit).

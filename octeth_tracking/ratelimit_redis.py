@@ -1,8 +1,9 @@
 """A rate limiter that every app process shares: fixed windows counted in Redis.
 
-One request is one round trip: a Lua script increments the key's counter, starts the
-window's expiry on the first hit, and returns the count and the milliseconds left, all
-atomically in Redis, so any number of processes together allow exactly ``limit``.
+One request is one round trip: a Lua script adds the request's cost (1, or a batch's events) to
+the key's counter unless that would pass the limit, starts the window's expiry on the first
+hit, and returns whether it counted and the milliseconds left, all atomically in Redis, so any
+number of processes together allow exactly ``limit``; a refused request spends nothing.
 
 If Redis cannot be reached, or refuses the script (a read-only replica, an ACL without
 scripting), the API keeps working (fail open: the request is allowed), logs a warning at
@@ -23,16 +24,23 @@ from redis.retry import Retry
 
 log = logging.getLogger("octeth_tracking")
 
-# KEYS[1]: the counter; ARGV[1]: the window in milliseconds. Returns {count, ms left}.
+# KEYS[1]: the counter; ARGV: the window in milliseconds, the cost, the limit.
+# Returns {1 if counted else 0, ms left}.
 _HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local cost = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local allowed = 0
+if count + cost <= tonumber(ARGV[3]) then
+  allowed = 1
+  count = redis.call('INCRBY', KEYS[1], cost)
+  if count == cost then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  if allowed == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
   ttl = tonumber(ARGV[1])
 end
-return {count, ttl}
+return {allowed, ttl}
 """
 
 
@@ -72,15 +80,15 @@ class RedisRateLimiter:
         self._down_until = 0.0
         self._last_warning = -float("inf")
 
-    def hit(self, key: str, limit: int, window: float) -> float | None:
+    def hit(self, key: str, limit: int, window: float, cost: int = 1) -> float | None:
         if time.monotonic() < self._down_until:
             return None
         try:
-            count, ttl = self._script(keys=[self.prefix + key], args=[max(1, int(window * 1000))])
+            allowed, ttl = self._script(keys=[self.prefix + key], args=[max(1, int(window * 1000)), cost, limit])
         except redis.RedisError as error:
             self._failed(error)
             return None
-        if int(count) > limit:
+        if not int(allowed):
             return max(int(ttl), 1) / 1000
         return None
 
@@ -98,7 +106,7 @@ class RedisRateLimiter:
         """``"ok"`` if Redis runs the counting script now, else ``"unavailable"`` (requests are
         not limited). The script itself, not a PING: a read-only replica answers a PING."""
         try:
-            self._script(keys=[self.prefix + "health"], args=[1000])
+            self._script(keys=[self.prefix + "health"], args=[1000, 0, 0])
         except redis.RedisError as error:
             self._failed(error)
             return "unavailable"

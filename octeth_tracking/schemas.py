@@ -34,7 +34,7 @@ from .fast_schema import FastValidator, compile_schema, custom_rules, nodes, sha
 _PACKAGED = Path(__file__).parent / "schemas"
 SCHEMA_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).parent.parent / "schemas"
 
-_LIMIT_KEYWORDS = ("maxLength", "maxProperties", "x-octeth-max-depth", "x-octeth-max-string-length")
+_LIMIT_KEYWORDS = ("maxLength", "maxProperties", "maxItems", "x-octeth-max-depth", "x-octeth-max-string-length")
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -168,8 +168,18 @@ class BodySchema:
         # words); (0, "", ""): a body that names no list never earns it.
         code = self.schema.get("x-octeth-unknown-list-code")
         self.unknown_list = (code, self.messages[code], self.schema["x-octeth-unknown-list-detail"]) if list_id else (0, "", "")
+        # An event older than the backfill window (event_time.py) earns this, its detail a template of {window}.
+        too_old = self.schema.get("x-octeth-too-old-code")
+        self.too_old = (too_old, self.messages[too_old], self.schema["x-octeth-too-old-detail"]) if too_old else (0, "", "")
         # The Command that names this endpoint in Octeth's legacy API (/api.php), if the schema gives one.
         self.command: str | None = self.schema["properties"].get("command", {}).get("const")
+
+    def parameter_error(self, name: str) -> tuple[int, str, str]:
+        """The (code, message, detail) of a top-level parameter's own rule, for a check past the
+        schema's reach (a date of the right shape that names no day: February 30)."""
+        node = self.schema["properties"][name]
+        code = int(node["x-octeth-code"])
+        return code, self.messages[code], str(node["x-octeth-detail"])
 
     def fast_valid(self, body: Mapping[str, Any]) -> bool:
         """The fast path: ``True`` only for a body that the reference finds valid too.

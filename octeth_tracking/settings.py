@@ -56,6 +56,9 @@ ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "properties_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "tracker_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "tracker_visitor_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "batch_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "max_batch_events": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
+    "max_batch_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
     "rate_limit_window": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
     "auth_cache_ttl": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
     "max_body_size": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
@@ -63,6 +66,8 @@ ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "rejected_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "list_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
     "forget_rate_limit": ("an integer, 0 or more", lambda v: _whole(v) and v >= 0, True),
+    "future_tolerance": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0, False),
+    "backfill_window": ("a number of seconds, 0 or more (0: no window)", lambda v: _number(v) and v >= 0, False),
     "micro": ("true or false", lambda v: isinstance(v, bool), False),
     **{name: ("an integer, 0 or more, or None", lambda v: v is None or (_whole(v) and v >= 0), True) for name in (
         "max_event_length", "max_properties", "max_property_name_length", "max_properties_depth", "max_string_length")},

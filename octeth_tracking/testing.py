@@ -35,7 +35,8 @@ from .storage import EventQuery, SQLiteStore, Store
 # and expects a 401 at once, must not meet production's limits and caches.
 TEST_DEFAULTS: dict[str, Any] = {
     "event_rate_limit": 0, "properties_rate_limit": 0, "rejected_rate_limit": 0, "list_rate_limit": 0,
-    "forget_rate_limit": 0, "tracker_rate_limit": 0, "tracker_visitor_rate_limit": 0, "auth_cache_ttl": 0,
+    "forget_rate_limit": 0, "tracker_rate_limit": 0, "tracker_visitor_rate_limit": 0, "batch_rate_limit": 0,
+    "auth_cache_ttl": 0,
 }
 
 

@@ -10,13 +10,13 @@ import re
 from datetime import datetime, timedelta, timezone
 
 _ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2})))?"
+    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?))?"
 )
 
 
 def parse_time(value: str | int) -> float:
     """Seconds since the epoch; a date alone is its midnight, UTC."""
-    if isinstance(value, int) or value.isdigit():
+    if isinstance(value, int) or (value.isascii() and value.isdigit()):
         return int(value) / 1000
     match = _ISO.fullmatch(value)
     if match is None:
@@ -24,9 +24,9 @@ def parse_time(value: str | int) -> float:
     year, month, day, hour, minute, second, fraction, _, sign, off_hours, off_minutes = match.groups()
     offset = timedelta(0)
     if sign:
-        if int(off_hours) > 23 or int(off_minutes) > 59:
+        if int(off_hours) > 23 or int(off_minutes or 0) > 59:
             raise ValueError(f"not a UTC offset: {value!r}")
-        offset = (1 if sign == "+" else -1) * timedelta(hours=int(off_hours), minutes=int(off_minutes))
+        offset = (1 if sign == "+" else -1) * timedelta(hours=int(off_hours), minutes=int(off_minutes or 0))
     moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
                       int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone(offset))
     return moment.timestamp()

@@ -8,15 +8,18 @@ runs :data:`CASES` through :func:`check` against its site; passing the same expe
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlencode
 
 import pytest
+import zstandard
 
 from octeth_tracking.errors import json_body
 
@@ -106,7 +109,8 @@ def check(site: Site, case: Case) -> None:
     if case.request.method == "HEAD":
         assert answer.body == b""
     else:
-        assert answer.body == (expected if isinstance(expected, bytes) else json_body(expected))
+        body = _OCCURRED_AT.sub(b'"occurred_at":"%s"' % OCCURRED_AT.encode(), answer.body)
+        assert body == (expected if isinstance(expected, bytes) else json_body(expected))
 
 
 CHECKED_HEADERS = ("Allow", "Retry-After", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
@@ -134,8 +138,13 @@ def event(**fields: Any) -> Template:
     return body
 
 
+OCCURRED_AT = "<occurred_at>"  # the receive time differs by run: check() puts this in its place
+_OCCURRED_AT = re.compile(rb'"occurred_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
+
+
 def success(external_id: str = "visitor-1", identify: bool = False) -> dict[str, Any]:
-    return {"status": "success", "uuid": UUID, "external_id": external_id, "identify_event_sent": identify}
+    return {"status": "success", "uuid": UUID, "external_id": external_id, "identify_event_sent": identify,
+            "occurred_at": OCCURRED_AT}
 
 
 def from_page(key: str = "tracker_key", **fields: Any) -> Template:
@@ -177,6 +186,27 @@ def own_list(alice: Account, bob: Account) -> dict[str, Any]:
 def properties(found: dict[str, list[str]]) -> Template:
     return lambda alice, bob: {"ListID": str(alice.list_id), "Properties": found}
 
+
+def compressed(encode: Callable[[bytes], bytes], body: Template) -> Template:
+    """``body`` (JSON, or bytes as they are) compressed by ``encode``."""
+    return lambda alice, bob: encode(_bytes(_fill(body, alice, bob)))
+
+
+def raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-15)
+    return packer.compress(data) + packer.flush()
+
+
+def encoded(name: str) -> Mapping[str, str]:
+    return {**JSON, "Content-Encoding": name}
+
+
+BOMB = gzip.compress(b'{"Properties": {"a": "' + b" " * 10_000_000 + b'"}}')  # 10 MB, about 10 kB compressed
+TOO_LARGE = errors((24, "Request body is too large."))
+BATCH_ANSWER = {"status": "success", "Stored": 1, "Duplicates": 0, "Refused": 1, "Events": [
+    {"Index": 0, **success(), "duplicate": False},
+    {"Index": 1, "Errors": [{"Code": 5, "Message": "Missing event parameter.", "Detail": "Event must not be empty"}],
+     "Retryable": False}]}
 
 CASES = [
     # Success, by each way of presenting an API key.
@@ -303,4 +333,48 @@ CASES = [
     pytest.param(api_php(lambda a, b: event()(a, b) | {"Command": "event.track"}, 200, success(), **JSON), id="api-php-json"),
     pytest.param(Case(Request("GET", "/api.php", prefix=""), 405, errors((23, "Method not allowed.")), {"Allow": "POST"}),
                  id="api-php-get-405"),
+    # Compressed bodies (compression.py): every POST route, JSON and forms; the limit is the decompressed size's.
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("gzip")), 200, success()),
+                 id="gzip"),
+    pytest.param(Case(Request("POST", "/event", compressed(zlib.compress, event()), encoded("deflate")), 200, success()),
+                 id="deflate"),
+    pytest.param(Case(Request("POST", "/event", compressed(raw_deflate, event()), encoded("Deflate")), 200, success()),
+                 id="raw-deflate"),
+    pytest.param(Case(Request("POST", "/event", compressed(zstandard.compress, event()), encoded("zstd")), 200, success()),
+                 id="zstd"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("identity, gzip")), 200,
+                      success()), id="identity-then-gzip"),
+    pytest.param(Case(Request("POST", "/website_events.properties", compressed(gzip.compress, own_list), encoded("gzip")),
+                      200, properties({})), id="gzip-properties"),
+    pytest.param(api_php(compressed(gzip.compress, form("event.track", Event="pageView", ID="visitor-1", UUID=UUID)),
+                         200, success(), **{"Content-Encoding": "gzip"}), id="gzip-api-php-form"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event()), encoded("br")), 415,
+                      errors((30, "Unsupported Content-Encoding."))), id="unknown-encoding-415"),
+    pytest.param(Case(Request("POST", "/event", lambda a, b: gzip.compress(_bytes(event()(a, b)))[:-9], encoded("gzip")),
+                      400, errors((31, "Request body could not be decompressed."))), id="truncated-gzip-400"),
+    pytest.param(Case(Request("POST", "/event", b"not deflate at all", encoded("deflate")), 400,
+                      errors((31, "Request body could not be decompressed."))), id="corrupt-deflate-400"),
+    pytest.param(Case(Request("POST", "/event", BOMB, encoded("gzip")), 413, TOO_LARGE), id="gzip-bomb-413"),
+    pytest.param(Case(Request("POST", "/event", compressed(gzip.compress, event(Properties={"note": "x" * 200})),
+                      encoded("gzip")), 413, TOO_LARGE, options={"max_body_size": 200}), id="gzip-decompressed-past-limit-413"),
+    # POST /events.batch (batch.py): the same answers through every adapter.
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "ListID": a.list_id, "Events": [
+        {"Event": "pageView", "ID": "visitor-1", "UUID": UUID}, {"Event": ""}]}), 200, BATCH_ANSWER), id="batch"),
+    pytest.param(Case(Request("POST", "/events.batch", compressed(gzip.compress, lambda a, b: {
+        "APIKey": a.api_key, "ListID": a.list_id, "Events": [{"Event": "pageView", "ID": "visitor-1", "UUID": UUID},
+                                                             {"Event": ""}]}), encoded("gzip")), 200, BATCH_ANSWER),
+                 id="batch-gzip"),
+    pytest.param(Case(Request("POST", tracker_path("/events.batch"), lambda a, b: {
+        "ListID": a.list_id, "Events": [{"Event": "pageView", "ID": "visitor-1", "UUID": UUID}, {"Event": ""}]}, PAGE),
+        200, BATCH_ANSWER, READABLE), id="batch-tracker-key"),
+    pytest.param(Case(Request("OPTIONS", tracker_path("/events.batch"), b"", {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
+                      204, b"", {**READABLE, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers":
+                                 "Content-Type", "Access-Control-Max-Age": "7200"}, content_type=None), id="batch-preflight"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "ListID": a.list_id}), 422,
+                      errors((54, "Missing Events parameter.", "Events is required"))), id="batch-no-events-422"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "Events": [{"Event": "x"}] * 3}),
+                      422, errors((55, "Invalid Events parameter.", "Events must hold at most 2 items")),
+                      options={"max_batch_events": 2}), id="batch-too-many-422"),
+    pytest.param(Case(Request("POST", "/events.batch", lambda a, b: {"APIKey": a.api_key, "Events": [{"Event": "x" * 200}]}),
+                      413, TOO_LARGE, options={"max_batch_body_size": 100}), id="batch-body-413"),
 ]

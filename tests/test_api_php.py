@@ -62,7 +62,8 @@ class Site:
         self.alice, self.bob = make_account(self.store, "alice"), make_account(self.store, "bob")
         self.store.create_custom_field(self.alice.list_id, "First name", "First-Name")
         self.store.create_custom_field(self.alice.list_id, "Plan", field_id=734)
-        self.client = Client(create_app(store=self.store, **options))
+        # One receive time for every site: the answers' occurred_at must match byte for byte.
+        self.client = Client(create_app(store=self.store, **{"clock": lambda: 1_796_464_800.0, **options}))
 
     def contents(self) -> list[Any]:
         db = sqlite3.connect(self.store.path)
@@ -122,7 +123,8 @@ def test_a_json_number_and_its_text_answer_alike(tmp_path):
     as_form_ = site.client.post("/api.php", data=as_form("event.track", {**sent, "UUID": UUID.replace("6f", "7f"),
                                                                        "ListID": str(site.alice.list_id), "ID": "2006"})).get_json()
     assert {**as_json, "uuid": None} == {**as_form_, "uuid": None} == {
-        "status": "success", "uuid": None, "external_id": "2006", "identify_event_sent": False}
+        "status": "success", "uuid": None, "external_id": "2006", "identify_event_sent": False,
+        "occurred_at": "2026-12-05T10:00:00.000Z"}
 
 
 @pytest.mark.parametrize("body, status, expected", [

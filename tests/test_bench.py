@@ -153,7 +153,7 @@ def test_the_bounds_answer_every_event_and_store_none(tmp_path, monkeypatch):
         answer = Client(factory()).post("/api/v1/event", json={**body, "UUID": bodies.make_uuid(1, 1, 1)})
         assert answer.status_code == 200, factory
         assert answer.get_json() == {"status": "success", "uuid": bodies.make_uuid(1, 1, 1), "external_id": "v-1",
-                                     "identify_event_sent": True}
+                                     "identify_event_sent": True, "occurred_at": answer.get_json()["occurred_at"]}
     waiting = bound.WaitingStore(str(path), wait=0)
     events = [_page_view(list_id, n) for n in range(3)]
     assert [r.uuid for r in waiting.record(events)] == [e.uuid for e in events]

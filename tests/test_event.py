@@ -10,6 +10,7 @@ import pytest
 from conftest import REFERENCE, codes
 from octeth_tracking.schemas import BodySchema
 
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -19,9 +20,10 @@ def test_reference_example_request_gives_reference_response_shape(api, account, 
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     answer = response.get_json()
-    assert answer.keys() == REFERENCE["event_success_response"].keys()
+    # Octeth's four names, in its order, then the stored time (the issue-16 addition).
+    assert list(answer) == [*REFERENCE["event_success_response"], "occurred_at"]
     assert answer["status"] == "success"
-    assert UUID4.match(answer["uuid"])
+    assert UUID7.match(answer["uuid"])  # the server names an event without a UUID by a time-ordered one
     assert answer["external_id"] == "user-id-2006"
     assert answer["identify_event_sent"] is True  # the email is new to this visitor
     # The event and the identify event it triggered are both stored.
@@ -234,10 +236,21 @@ def test_missing_id_gets_a_random_unique_one(api, account, visitor):
 
 
 def test_uuid_is_generated_when_absent_and_echoed_when_given(api, account):
-    generated = api.event(valid(account)).get_json()["uuid"]
-    assert UUID4.match(generated)
+    generated = [api.event(valid(account)).get_json()["uuid"] for _ in range(3)]
+    assert all(UUID7.match(u) for u in generated) and generated == sorted(generated)
     given = str(uuid.uuid4())
     assert api.event(valid(account, UUID=given)).get_json()["uuid"] == given
+
+
+@pytest.mark.parametrize("given", [
+    pytest.param(str(uuid.uuid1()), id="v1"),
+    pytest.param(str(uuid.uuid4()), id="v4"),
+    pytest.param("01932c07-209c-7f49-9a3b-4b1f3e2a5c6d", id="v7"),
+    pytest.param("00000000-0000-0000-0000-000000000000", id="nil"),
+    pytest.param("6F3C1C9E-8A2B-0C1D-0E0F-123456789ABC", id="no-version-upper-case"),
+])
+def test_a_client_uuid_of_any_version_is_kept_exactly(api, account, given):
+    assert api.event(valid(account, UUID=given)).get_json()["uuid"] == given.lower()
 
 
 def test_same_uuid_in_same_list_is_stored_once_and_answered_alike(api, account, store):

@@ -220,7 +220,7 @@ def errors_shape(body: Any, status: int) -> bool:
 
 def success_shape(endpoint: str, body: Any) -> bool:
     if endpoint == "event":
-        return (isinstance(body, dict) and sorted(body) == ["external_id", "identify_event_sent", "status", "uuid"]
+        return (isinstance(body, dict) and sorted(body) == ["external_id", "identify_event_sent", "occurred_at", "status", "uuid"]
                 and body["status"] == "success" and isinstance(body["uuid"], str) and isinstance(body["external_id"], str)
                 and isinstance(body["identify_event_sent"], bool))
     return (isinstance(body, dict) and sorted(body) == ["ListID", "Properties"] and str(body["ListID"]).isdigit()

@@ -61,7 +61,7 @@ def test_every_route_is_in_the_document_with_its_answers(kit):
     assert {(path, method.upper()) for path, ops in document["paths"].items() for method in ops} == {
         (route.path, method) for route in kit.app.routes.values() for method in route.methods}
     event = document["paths"]["/event"]["post"]
-    assert sorted(event["responses"]) == ["200", "400", "401", "403", "413", "422", "500", "503"]  # test defaults: no rate limit
+    assert sorted(event["responses"]) == ["200", "400", "401", "403", "413", "415", "422", "500", "503"]  # test defaults: no rate limit
     assert "4 Invalid ListID parameter" in event["responses"]["422"]["description"]
     assert event["requestBody"]["content"]["application/json"]["schema"]["properties"]["apikey"]["type"] == "string"
 
@@ -125,3 +125,12 @@ def test_schemathesis_over_http_on_a_micro_server():
         process.wait(10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_batchs_items_are_described_by_the_event_schema(kit):
+    document = openapi.document(kit.app, "/api/v1")
+    request = document["paths"]["/events.batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    items = request["properties"]["events"]["items"]
+    assert items["required"] == ["listid", "event"] and "timestamp" in items["properties"]
+    assert sorted(document["paths"]["/events.batch"]["post"]["responses"]) == [
+        "200", "400", "401", "403", "413", "415", "422", "500", "503"]

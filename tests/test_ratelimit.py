@@ -32,9 +32,9 @@ class SpyLimiter(MemoryRateLimiter):
         super().__init__(clock=Clock())
         self.asked: list[tuple[str, int, float]] = []
 
-    def hit(self, key: str, limit: int, window: float) -> float | None:
+    def hit(self, key: str, limit: int, window: float, cost: int = 1) -> float | None:
         self.asked.append((key, limit, window))
-        return super().hit(key, limit, window)
+        return super().hit(key, limit, window, cost)
 
 
 def event(account: Account, **extra: Any) -> dict[str, Any]:

@@ -131,3 +131,41 @@ def test_redis_url_comes_from_the_environment(api_with, prefix, monkeypatch):
     monkeypatch.setenv("OCTETH_TRACKING_REDIS", UNREACHABLE)
     api, _ = api_with()
     assert api.client.get("/api/v1/health").get_json()["rate_limiter"] == "unavailable"
+
+
+def memory_limiter(prefix):
+    from octeth_tracking import MemoryRateLimiter
+
+    return MemoryRateLimiter()
+
+
+LIMITERS = [pytest.param(limiter, id="redis"), pytest.param(memory_limiter, id="memory")]
+
+
+@pytest.mark.parametrize("make", LIMITERS)
+def test_a_cost_counts_that_many_exactly_and_a_refused_one_spends_nothing(prefix, make):
+    counter = make(prefix)
+    assert counter.hit("k", 10, 60, cost=11) is not None  # more than the whole limit: never allowed
+    assert counter.hit("k", 10, 60, cost=7) is None
+    assert counter.hit("k", 10, 60, cost=4) is not None  # 7 + 4 > 10: refused, spends nothing
+    assert counter.hit("k", 10, 60, cost=3) is None  # exactly the limit
+    assert counter.hit("k", 10, 60) is not None
+    assert counter.hit("other", 10, 60, cost=10) is None
+
+
+@pytest.mark.parametrize("make", LIMITERS)
+def test_costs_from_threads_allow_exactly_the_limit(prefix, make):
+    counters = [make(prefix), make(prefix)] if make is limiter else [make(prefix)] * 2
+    allowed = []
+
+    def hammer(index):
+        for _ in range(30):
+            if counters[index % 2].hit("batch", 100, 60, cost=3) is None:
+                allowed.append(3)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(allowed) == 99  # 33 batches of 3: a 34th would pass 100

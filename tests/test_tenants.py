@@ -18,7 +18,7 @@ from conftest import make_account
 from octeth_tracking import create_app
 from octeth_tracking.app import ROUTES
 
-EVENT, PROPERTIES, API_PHP = "/event", "/website_events.properties", "/api.php"
+EVENT, PROPERTIES, API_PHP, BATCH = "/event", "/website_events.properties", "/api.php", "/events.batch"
 LIST, FORGET = "/website_events.list", "/website_events.forget"
 # Every way each kind of credential travels (credentials.py).
 WAYS = {"secret": ("body-apikey", "body-session", "bearer"), "tracker": ("tracker-body", "tracker-query")}
@@ -32,7 +32,7 @@ TABLES = ("events", "event_types", "event_properties", "subscribers", "visitor_l
 CASES = [
     pytest.param(path, method, way, code, command, id=f"{path[1:]}-{method}-{way}" + (f"-{command}" if command else ""))
     for path, method, kinds, code, command in [
-        (EVENT, "POST", ("secret", "tracker"), 4, None), (PROPERTIES, "POST", ("secret",), 3, None),
+        (EVENT, "POST", ("secret", "tracker"), 4, None), (BATCH, "POST", ("secret", "tracker"), 4, None), (PROPERTIES, "POST", ("secret",), 3, None),
         (PROPERTIES, "GET", ("secret",), 3, None), (PROPERTIES, "HEAD", ("secret",), 3, None),
         (API_PHP, "POST", ("secret",), 4, "event.track"), (API_PHP, "POST", ("secret",), 3, "website_events.properties"),
         (LIST, "POST", ("secret",), 3, None), (LIST, "GET", ("secret",), 3, None), (LIST, "HEAD", ("secret",), 3, None),
@@ -71,9 +71,12 @@ def test_table_covers_every_route_method_and_credential():
 def call(client: Client, path: str, method: str, way: str, secret: str, list_id: int,
          command: str | None = None) -> TestResponse:
     params: dict[str, Any] = {"ListID": list_id}
+    probe = dict(Event="identify", Email="probe@example.com", ID="visitor-1", Properties={"probe": 1},
+                 IdentifyProperties={"CustomField1": "x"})
     if path == EVENT or command == "event.track":
-        params.update(Event="identify", Email="probe@example.com", ID="visitor-1", Properties={"probe": 1},
-                      IdentifyProperties={"CustomField1": "x"})
+        params.update(probe)
+    if path == BATCH:  # the batch's default ListID; an item's own is below
+        params["Events"] = [probe, probe]
     if path in (LIST, FORGET) or command in ("website_events.list", "website_events.forget"):
         params.update(ID="visitor-1")  # the visitor the event above tracks, on Bob's list too
     headers = {}
@@ -153,3 +156,32 @@ def test_a_route_without_a_list_shows_only_the_callers_own(store, path, method, 
         assert answer.get_json() == {"Rejected": []}
     bobs = client.get(url, headers={"Authorization": f"Bearer {bob.api_key}"}).get_json()["Rejected"]
     assert [r["Route"] for r in bobs] == ["/event"]  # it is there, for Bob
+
+
+@pytest.mark.parametrize("way", WAYS["secret"] + WAYS["tracker"])
+def test_a_batch_item_naming_another_users_list_answers_as_one_naming_none(store, way):
+    alice, bob = make_account(store, "alice"), make_account(store, "bob")
+    client = Client(create_app(store=store))
+    assert call(client, EVENT, "POST", "body-apikey", bob.api_key, bob.list_id).status_code == 200
+    secret = store.create_session(alice.user_id, ttl=60) if way == "body-session" else alice.api_key
+    if way.startswith("tracker"):
+        secret = store.create_tracker(alice.list_id, [SITE])[1]
+
+    def item_answer(list_id: int) -> Any:
+        answer = call(client, BATCH, "POST", way, secret, alice.list_id)  # a valid default: the batch passes
+        assert answer.status_code == 200
+        body = {"Events": [{"Event": "pageView", "ListID": list_id, "ID": "v"}], "ListID": alice.list_id}
+        headers = {"Authorization": f"Bearer {secret}"} if way == "bearer" else {}
+        url = "/api/v1" + BATCH
+        if way.startswith("tracker"):
+            headers["Origin"] = SITE
+            url += "?" + urlencode({"TrackerKey": secret})
+        elif way != "bearer":
+            body["APIKey" if way == "body-apikey" else "SessionID"] = secret
+        return client.post(url, json=body, headers=headers).get_json()["Events"][0]
+
+    before = footprint(store.path, store, [bob.list_id])
+    on_bobs, on_none = item_answer(bob.list_id), item_answer(NO_SUCH_LIST)
+    assert on_bobs == on_none and [error["Code"] for error in on_bobs["Errors"]] == [4]
+    assert footprint(store.path, store, [bob.list_id])[:1] != before[:1]  # alice's own probes were stored...
+    assert store.count_events(bob.list_id) == 1  # ...and nothing reached bob's list

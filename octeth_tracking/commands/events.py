@@ -177,7 +177,7 @@ def _export(args: argparse.Namespace, store: Store) -> int:
 
 def _progress(total: int | None, unit: str) -> Any:
     """A tqdm bar on stderr when it is a terminal; otherwise one that shows nothing."""
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
     return tqdm(total=total, unit=" events", desc=unit, file=sys.stderr, disable=not sys.stderr.isatty())
 
 

@@ -44,7 +44,7 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
     return Response(json_body(body), status=status, headers=headers, mimetype="application/json")
 
 
-@lru_cache(maxsize=4096)  # a page of events shares a few commit times
+@lru_cache(maxsize=4096)  # a page's or a batch's events share a few times
 def iso_time(seconds: float) -> str:
     """A time as the API writes it: ISO 8601, UTC, to the millisecond (``2026-12-04T20:15:03.120Z``)."""
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -31,6 +31,9 @@ class Event:
 
     ``fields`` (custom field id to value) are written to the subscriber of ``email`` with the
     event, in its transaction: an identify's ``IdentifyProperties`` and unique identifier.
+    ``occurred_at`` (seconds since the epoch) is the event's own time, as the app decided it
+    (``Timestamp``, ``SentAt``; see :mod:`~octeth_tracking.event_time`); ``None``: the time the
+    store receives it. The receive time is the row's ``created_at`` (``received_at``).
     """
 
     list_id: int
@@ -40,19 +43,22 @@ class Event:
     email: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     fields: dict[int, str] = field(default_factory=dict)
+    occurred_at: float | None = None
 
 
 @dataclass(frozen=True)
 class Receipt:
     """What the store did with one event: the answer the client gets.
 
-    A ``duplicate`` (the list already had that uuid) carries the original's answer.
+    A ``duplicate`` (the list already had that uuid) carries the original's answer, its
+    ``occurred_at`` too (``None``: the event's own, as it was asked to be stored).
     """
 
     uuid: str
     external_id: str
     identify_event_sent: bool
     duplicate: bool = False
+    occurred_at: float | None = None
 
 
 @dataclass(frozen=True)

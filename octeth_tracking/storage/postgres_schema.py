@@ -144,6 +144,28 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+
+def _migration_occurred_at() -> str:
+    """The event's own time (``Timestamp``/``SentAt``, see event_time.py), beside its receive time
+    (``created_at``, the API's ``received_at``). Rows written before it have none: their
+    ``created_at`` is their time (read ``COALESCE(occurred_at, created_at)``). Nullable, so adding
+    it rewrites no row (7 fills it in, and moves the time indexes onto it)."""
+    return "ALTER TABLE events ADD COLUMN occurred_at timestamptz"
+
+
+MIGRATIONS.append(_migration_occurred_at())
+# 7: reads order and filter by the event's own time (storage/reads.py): rows from before 6 take
+# their receive time as theirs, and the time indexes key on it.
+MIGRATIONS.append("""
+    UPDATE events SET occurred_at = created_at WHERE occurred_at IS NULL;
+    DROP INDEX events_list_visitor_time;
+    DROP INDEX events_list_event_time;
+    DROP INDEX events_list_time;
+    CREATE INDEX events_list_occurred ON events (list_id, occurred_at, id);
+    CREATE INDEX events_list_visitor_occurred ON events (list_id, external_id, occurred_at, id);
+    CREATE INDEX events_list_event_occurred ON events (list_id, event, occurred_at, id);
+""")
+
 def migrate(conn: psycopg.Connection[Any]) -> int:
     """Bring the current schema (``search_path``) to the newest version, one transaction per migration.
 

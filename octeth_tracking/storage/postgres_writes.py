@@ -22,8 +22,9 @@ LINKED_EMAIL = (
     " WHERE l.list_id = %s AND l.external_id = ANY(%s) ORDER BY l.external_id = %s DESC LIMIT 1"
 )
 _INSERT_EVENT = (
-    "INSERT INTO events (list_id, uuid, external_id, event, email, properties, identify_sent)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (list_id, uuid) DO NOTHING RETURNING id"
+    "INSERT INTO events (list_id, uuid, external_id, event, email, properties, identify_sent, occurred_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, COALESCE(to_timestamp(%s::double precision), now()))"
+    " ON CONFLICT (list_id, uuid) DO NOTHING RETURNING id"
 )
 # Returns a row only when the visitor was not linked to this subscriber before.
 _LINK = (
@@ -42,14 +43,16 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
         properties = json.dumps(event.properties)
         inserted = conn.execute(_INSERT_EVENT, (
             event.list_id, event.uuid, external_id, to_db(event.event), event.email, properties, identify,
+            event.occurred_at,
         )).fetchone()
         if inserted is None:
             # A second statement, so a fresh snapshot: it sees the row whose commit we waited for.
-            original, was_sent = conn.execute(
-                "SELECT external_id, identify_sent FROM events WHERE list_id = %s AND uuid = %s",
+            original, was_sent, occurred = conn.execute(
+                "SELECT external_id, identify_sent, extract(epoch FROM COALESCE(occurred_at, created_at))::float8"
+                " FROM events WHERE list_id = %s AND uuid = %s",
                 (event.list_id, event.uuid),
             ).fetchone()  # type: ignore[misc]
-            receipts.append(Receipt(event.uuid, from_db(original), was_sent, duplicate=True))
+            receipts.append(Receipt(event.uuid, from_db(original), was_sent, duplicate=True, occurred_at=occurred))
             continue
         moved = False
         if event.email:
@@ -77,7 +80,7 @@ def write_events(conn: psycopg.Connection[Any], events: Sequence[Event]) -> tupl
         if sent and not identify:
             conn.execute("UPDATE events SET identify_sent = true WHERE id = %s", (inserted[0],))
             conn.execute(_INSERT_EVENT, (
-                event.list_id, identify_uuid(event), external_id, "identify", event.email, properties, True,
+                event.list_id, identify_uuid(event), external_id, "identify", event.email, properties, True, event.occurred_at,
             ))
         pairs |= registry_pairs(event, [event.event, "identify"] if sent and not identify else [event.event])
         receipts.append(Receipt(event.uuid, event.external_id, sent))

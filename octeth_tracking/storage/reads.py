@@ -30,7 +30,7 @@ import orjson
 from .sql import SQLStatements
 
 _LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits or more: perhaps an integer past 64 bits
-TIME = "created_at"  # the column an event's time is read from, ordered by and filtered on
+TIME = "occurred_at"  # the event's own time: read, ordered by and filtered on (created_at: when it was received)
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,30 @@ def _migration_5(db: Database) -> None:
     db.execute("CREATE INDEX events_list_event_time ON events (list_id, event, created_at)")
 
 
+
+def _migration_occurred_at(db: Database) -> None:
+    """The event's own time (``Timestamp``/``SentAt``, see event_time.py), beside its receive time
+    (``created_at``, the API's ``received_at``). Rows written before it have none: their
+    ``created_at`` is their time (read ``COALESCE(occurred_at, created_at)``). No index: one
+    more per event would cost the write path a page (migration 7 moves the time indexes onto it)."""
+    db.table("events").add_column("occurred_at", float)
+
+
+
+def _migration_7(db: Database) -> None:
+    """Reads order and filter by the event's own time (storage/reads.py): rows from before
+    migration 6 take their receive time as theirs, and the time indexes key on it."""
+    db.execute("UPDATE events SET occurred_at = created_at WHERE occurred_at IS NULL")
+    for index in ("events_list_visitor_time", "events_list_event_time", "idx_events_list_id_created_at"):
+        db.execute(f"DROP INDEX {index}")
+    db.execute("CREATE INDEX events_list_occurred ON events (list_id, occurred_at)")
+    db.execute("CREATE INDEX events_list_visitor_occurred ON events (list_id, external_id, occurred_at)")
+    db.execute("CREATE INDEX events_list_event_occurred ON events (list_id, event, occurred_at)")
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_occurred_at, _migration_7]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -39,10 +39,11 @@ LINKED_EMAIL = (
 )
 _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
-    " identify_sent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " identify_sent, created_at, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ROW_PARAMETERS = _INSERT_EVENT.count("?")
-_STORED = "SELECT id, external_id, identify_sent FROM events WHERE list_id = ? AND uuid = ?"
+_STORED = ("SELECT id, external_id, identify_sent, COALESCE(occurred_at, created_at) FROM events"
+           " WHERE list_id = ? AND uuid = ?")
 
 # What a failed event costs its own job (a savepoint), rather than the whole batch.
 _JOB_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError, OverflowError, TypeError)
@@ -85,8 +86,8 @@ class EventWrites:
         One statement where the batch fits in one (each statement costs the writer the
         GIL again, behind the request threads), else one ``executemany``.
         """
-        rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), sends_identify(e, None), now)
-                for e in events]
+        rows = [(e.list_id, e.uuid, e.external_id, e.event, None, _dumps(e.properties), sends_identify(e, None), now,
+                 now if e.occurred_at is None else e.occurred_at) for e in events]
         if len(rows) <= self.max_rows:
             return int(self.conn.execute(_insert_rows_sql(len(rows)), [value for row in rows for value in row]).rowcount)
         return int(self.conn.executemany(_INSERT_EVENT, rows).rowcount)
@@ -128,12 +129,12 @@ class EventWrites:
         for job in jobs:
             job.receipts = []
             for e in job.events:
-                row_id, external_id, sent = self.conn.execute(_STORED, (e.list_id, e.uuid)).fetchone()
+                row_id, external_id, sent, occurred = self.conn.execute(_STORED, (e.list_id, e.uuid)).fetchone()
                 if row_id in ours and row_id not in claimed:
                     claimed.add(row_id)
                     job.receipts.append(Receipt(e.uuid, e.external_id, sends_identify(e, None)))
                 else:
-                    job.receipts.append(Receipt(e.uuid, external_id, bool(sent), duplicate=True))
+                    job.receipts.append(Receipt(e.uuid, external_id, bool(sent), duplicate=True, occurred_at=occurred))
 
     def write_in_transaction(self, jobs: list[Job]) -> None:
         """Write any batch in one transaction: jobs without email together, then the rest one by one."""
@@ -204,13 +205,14 @@ class EventWrites:
                 linked = row[0] if row else None
             sent = sends_identify(event, linked)
             properties = _dumps(event.properties)
+            occurred = now if event.occurred_at is None else event.occurred_at
             inserted = conn.execute(
                 _INSERT_EVENT,
-                (event.list_id, event.uuid, event.external_id, event.event, event.email, properties, sent, now),
+                (event.list_id, event.uuid, event.external_id, event.event, event.email, properties, sent, now, occurred),
             ).rowcount
             if not inserted:
-                _, external_id, was_sent = conn.execute(_STORED, (event.list_id, event.uuid)).fetchone()
-                receipts.append(Receipt(event.uuid, external_id, bool(was_sent), duplicate=True))
+                _, external_id, was_sent, occurred = conn.execute(_STORED, (event.list_id, event.uuid)).fetchone()
+                receipts.append(Receipt(event.uuid, external_id, bool(was_sent), duplicate=True, occurred_at=occurred))
                 continue
             names = [event.event]
             if sent and event.email:
@@ -233,8 +235,8 @@ class EventWrites:
                     names.append("identify")
                     conn.execute(
                         "INSERT OR IGNORE INTO events (list_id, uuid, external_id, event, email, properties,"
-                        " identify_sent, created_at) VALUES (?, ?, ?, 'identify', ?, ?, 1, ?)",
-                        (event.list_id, identify_uuid(event), event.external_id, event.email, properties, now),
+                        " identify_sent, created_at, occurred_at) VALUES (?, ?, ?, 'identify', ?, ?, 1, ?, ?)",
+                        (event.list_id, identify_uuid(event), event.external_id, event.email, properties, now, occurred),
                     )
             pairs |= registry_pairs(event, names)
             receipts.append(Receipt(event.uuid, event.external_id, sent))
