@@ -222,5 +222,5 @@ def test_index_cost_drops_what_it_names_and_stores_every_event(tmp_path, variant
     monkeypatch.setattr(SQLiteStore, "record", recording)
     rate, cpu, kernel = index_cost.index_cost(tmp_path, dropped, stored=150, commits=2, repeat=2)  # raises unless all stored
     assert rate > 0 and cpu > 0 and 0 <= kernel <= cpu
-    ours = {"idx_events_list_id_uuid", "idx_events_list_id_external_id", "idx_events_list_id_created_at"}
+    ours = {"idx_events_list_id_uuid", "events_list_occurred", "events_list_visitor_occurred", "events_list_event_occurred"}
     assert seen[-1] == ours - set(dropped)

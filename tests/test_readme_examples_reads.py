@@ -85,3 +85,17 @@ def test_erasing_a_subscriber_as_the_readme_shows_and_the_command_line_sees_it(s
     log = server.stop()
     assert "erased a subscriber of list 1: 12 events, 2 links, 1 subscribers" in log
     assert "ann" not in log.lower() and "laptop" not in log  # the erasure's log line names no one
+
+
+def test_the_command_lines_read_export_and_import_as_the_readme_shows(server, tmp_path):
+    script, shown = re.findall(r"```sh\n(.*?)```\n```json\n(.*?)```",
+                               README.split("### `POST /api/v1/website_events.forget`: erasure\n", 1)[1].split("\n### ", 1)[0],
+                               re.S)[1]
+    first = json.loads(example("### `GET|POST /api/v1/website_events.list`: reading events back")[1])["Events"][0]
+    assert server.event({"APIKey": server.key, "ListID": 1, "ID": first["ID"], "Event": first["Event"],
+                         "UUID": first["UUID"], "Properties": first["Properties"]})[0] == 200
+    printed = run(server, script.replace(".venv/bin/python", sys.executable), tmp_path)
+    assert [times_hidden({"Events": [json.loads(line)]}) for line in printed.splitlines()[:1]] == \
+        [times_hidden({"Events": [json.loads(shown.splitlines()[0])]})]
+    assert json.loads(printed.splitlines()[1]) == json.loads(shown.splitlines()[1])
+    assert (tmp_path / "events.ndjson").read_text().count("\n") == 1
