@@ -2,6 +2,7 @@
 
     python bench/batch.py                  # granian and gunicorn, batches of 100 and 1,000, 10 s each
     python bench/batch.py --seconds 5 --servers granian
+    python bench/batch.py --stored 0 1000000 10000000   # also on copies of bench/seed.py's stores
 
 Each run: a fresh SQLite store (WAL, ``synchronous=FULL``, group commit), the server as
 ``bench/run.py`` starts it (2 workers; gunicorn 2 x 8 threads), rate limits off, and
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -77,12 +79,32 @@ def drive(port: int, sent: list[bytes], seconds: float) -> tuple[int, int, list[
     return stored, errors, latencies
 
 
-def http_run(server: str, size: int, seconds: float, connections: int, workdir: Path) -> dict:
-    key, list_id, template = prepare_account(workdir)
+def account(stored: int, workdir: Path) -> tuple[str, int, str]:
+    """(API key, list id, template file): a fresh store, or one of ``stored`` events (seed.py's, copied)."""
+    if not stored:
+        return prepare_account(workdir)
+    import shutil
+
+    from seed import seeded
+
+    path, list_id, key = seeded(stored)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file alone is the whole store
+    shutil.copyfile(path, workdir / "template.db")
+    return key, list_id, str(workdir / "template.db")
+
+
+def _count(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def http_run(server: str, size: int, seconds: float, connections: int, workdir: Path, stored: int = 0) -> dict:
+    key, list_id, template = account(stored, workdir)
     env = {"PATH": "/usr/bin:/bin", "OCTETH_TRACKING_EVENT_RATE_LIMIT": "0", "OCTETH_TRACKING_BATCH_RATE_LIMIT": "0",
            "OCTETH_TRACKING_TRACKER_RATE_LIMIT": "0"}
     env = {**os.environ, **env}
-    (workdir / f"{server}-ours.db").write_bytes(Path(template).read_bytes())  # the account, before the server opens it
+    Path(template).rename(workdir / f"{server}-ours.db")  # the account, before the server opens it
     target = Target(server=server, target="a", workdir=workdir, env=env)
     try:
         target.wait_ready()
@@ -99,18 +121,20 @@ def http_run(server: str, size: int, seconds: float, connections: int, workdir: 
     finally:
         target.stop()
     acknowledged = sum(r[0] for r in results)
-    with sqlite3.connect(target.db) as conn:
-        stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    stored = _count(Path(target.db)) - stored  # this run's
     latencies = sorted(x for r in results for x in r[2])
     return {"events_s": acknowledged / elapsed, "acknowledged": acknowledged, "stored": stored,
             "errors": sum(r[1] for r in results),
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0}
 
 
-def in_process(size: int, seconds: float, workdir: Path) -> float:
+def in_process(size: int, seconds: float, workdir: Path, stored: int = 0) -> float:
     from octeth_tracking import Event, SQLiteStore
 
-    store = SQLiteStore(workdir / f"record-{size}.db")
+    path = workdir / f"record-{size}.db"
+    if stored:
+        Path(account(stored, workdir)[2]).rename(path)
+    store = SQLiteStore(path)
     try:
         batches = [[Event(1, e["UUID"], e["ID"], e["Event"], properties=e["Properties"])
                     for e in make_events(size, seed)] for seed in range(max(4, int(200_000 / size)))]
@@ -131,19 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--servers", nargs="+", default=["granian", "gunicorn"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[100, 1000])
+    parser.add_argument("--stored", nargs="+", type=int, default=[0],
+                        help="events in the store before each run (seeded once by seed.py, copied per run)")
     args = parser.parse_args(argv)
-    print("| server | batch | events/s (HTTP, durable) | p99 ms per batch | acknowledged = stored | errors |"
+    print("| stored before | server | batch | events/s (HTTP, durable) | p99 ms per batch | acknowledged = stored | errors |"
           " Store.record in process, events/s | HTTP / in process |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
+    print("|---:|---|---:|---:|---:|---|---:|---:|---:|")
+    cache = BENCH / ".cache"  # beside the seeded stores: copies of 10M events want its disk, not /tmp's
+    cache.mkdir(exist_ok=True)
+    for stored in args.stored:
         for size in args.sizes:
-            alone = in_process(size, args.seconds, Path(tmp))
+            with tempfile.TemporaryDirectory(dir=cache) as tmp:
+                alone = in_process(size, args.seconds, Path(tmp), stored)
             for server in args.servers:
-                workdir = Path(tmp) / f"{server}-{size}"
-                workdir.mkdir()
-                row = http_run(server, size, args.seconds, args.connections, workdir)
+                with tempfile.TemporaryDirectory(dir=cache) as tmp:
+                    row = http_run(server, size, args.seconds, args.connections, Path(tmp), stored)
                 same = "✓" if row["acknowledged"] == row["stored"] else f"✗ {row['acknowledged']} vs {row['stored']}"
-                print(f"| {server} | {size:,} | {row['events_s']:,.0f} | {row['p99_ms']:.1f} | {same} "
+                print(f"| {stored:,} | {server} | {size:,} | {row['events_s']:,.0f} | {row['p99_ms']:.1f} | {same} "
                       f"({row['stored']:,}) | {row['errors']} | {alone:,.0f} | {row['events_s'] / alone:.2f} |",
                       flush=True)
     return 0

@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -151,7 +152,7 @@ def prepare_account(workdir: Path) -> tuple[str, int, str]:
     key = store.create_api_key(user)
     list_id = store.create_list(user, "bench")
     store.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:  # closed: a copy (or a rename) of the file is then the whole store
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return key, list_id, str(path)
 

@@ -46,5 +46,7 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
 
 @lru_cache(maxsize=4096)  # a page's or a batch's events share a few times
 def iso_time(seconds: float) -> str:
-    """A time as the API writes it: ISO 8601, UTC, to the millisecond (``2026-12-04T20:15:03.120Z``)."""
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A time as the API writes it: ISO 8601, UTC, to the nearest millisecond (``2026-12-04T20:15:03.120Z``),
+    as an event's own time is kept (event_time.EventTime): a receive time and an event time of one moment read alike."""
+    moment = datetime.fromtimestamp(round(seconds * 1000) / 1000, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
