@@ -179,3 +179,25 @@ def test_an_export_imported_into_a_fresh_store_is_the_same_events_once(db, tmp_p
         lines = cli(path, "export", "--list-id", "1").stdout.splitlines()
         return [{k: v for k, v in json.loads(line).items() if k != "ReceivedAt"} for line in lines]
     assert exported(fresh) == exported(db)  # the same UUIDs, visitors, emails, properties and times
+
+
+def test_the_commands_read_export_import_and_forget_on_postgresql_too(db, tmp_path):
+    """The same commands against a PostgreSQL store: a SQLite export moves there whole, and back out."""
+    from services import pg_schema
+
+    from octeth_tracking.storage.postgres import PostgresStore
+
+    for url in pg_schema():
+        store = PostgresStore(url)
+        store.create_list(store.create_user("ann"), "l")
+        store.close()
+        assert cli(db, "export", "--list-id", "1", "--output", str(tmp_path / "out.ndjson")).returncode == 0
+        done = cli(url, "import", str(tmp_path / "out.ndjson"))
+        assert json.loads(done.stdout)["stored"] == 2501, done.stdout + done.stderr
+        moved = cli(url, "export", "--list-id", "1").stdout.splitlines()
+        original = (tmp_path / "out.ndjson").read_text(encoding="utf-8").splitlines()
+        assert [{k: v for k, v in json.loads(line).items() if k != "ReceivedAt"} for line in moved] == \
+            [{k: v for k, v in json.loads(line).items() if k != "ReceivedAt"} for line in original]
+        assert len(cli(url, "events", "--list-id", "1", "--email", "ann@example.com").stdout.splitlines()) == 1
+        assert json.loads(cli(url, "forget", "--list-id", "1", "--id", "v0").stdout)["erased"]["events"] == 1250
+        assert len(cli(url, "events", "--list-id", "1", "--limit", "5000").stdout.splitlines()) == 1251
