@@ -70,13 +70,16 @@ def _zlib(data: bytes, limit: int, wbits: int, members: bool) -> bytes:
         while True:
             inflater = zlib.decompressobj(wbits)
             tail = pending
-            while tail and not inflater.eof:
-                out += inflater.decompress(tail, min(_STEP, limit + 1 - len(out)))
+            while not inflater.eof:
+                # With all of the input taken, the inflater may still hold output that max_length
+                # held back: ask again with nothing more until it gives none.
+                chunk = inflater.decompress(tail, min(_STEP, limit + 1 - len(out)))
+                out += chunk
                 if len(out) > limit:
                     raise BodyTooLarge()
                 tail = inflater.unconsumed_tail
-            if not inflater.eof:
-                raise UndecodableBody()  # cut short
+                if not chunk and not tail:
+                    raise UndecodableBody()  # cut short
             pending = inflater.unused_data
             if not pending:
                 return bytes(out)

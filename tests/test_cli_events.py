@@ -96,7 +96,10 @@ def test_a_wrong_time_is_one_line_and_exit_status_2(db):
 
 def test_follow_prints_new_events_as_they_are_stored(db):
     follower = subprocess.Popen([sys.executable, "-m", "octeth_tracking", "--db", str(db), "events", "--list-id", "1",
-                                 "--limit", "2", "--follow"], stdout=subprocess.PIPE, text=True)
+                                 "--limit", "2", "--follow"], stdout=subprocess.PIPE, text=True,
+                                # As at a terminal: a CI runner may start the suite with SIGINT ignored,
+                                # which a child inherits, and Python then never raises KeyboardInterrupt.
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = [json.loads(follower.stdout.readline()) for _ in range(2)]
         assert [e["Properties"]["n"] for e in first] == [2498, 2499]  # oldest first: new ones follow below
