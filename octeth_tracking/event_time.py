@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .schemas import BodySchema
 
 FUTURE = "future"  # time_adjusted's value: the event was too far ahead, stored at the receive time
-_LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def parse_time(value: Any) -> float | None:
@@ -36,10 +35,9 @@ def parse_time(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
-        seconds = times.parse_time(int(value) if isinstance(value, float) else value)
+        return times.parse_time(int(value) if isinstance(value, float) else value)
     except (ValueError, OverflowError):
         return None
-    return seconds if 0 <= seconds * 1000 <= _LATEST_MS else None
 
 
 @dataclass(frozen=True)

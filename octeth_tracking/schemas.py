@@ -213,13 +213,6 @@ class BodySchema:
                     found[code].append(detail)
         return [(code, self.messages[code], "; ".join(found[code])) for code in sorted(found)]
 
-    def error(self, code: int) -> tuple[int, str, str]:
-        """(code, message, detail) for a rule a handler checks past the schema (a well-formed but
-        impossible date, say): the detail of the parameter that carries ``code``."""
-        detail = next(node.get("x-octeth-detail", "") for node in self.schema["properties"].values()
-                      if node.get("x-octeth-code") == code)
-        return code, self.messages[code], detail
-
     def list_id(self, body: Mapping[str, Any], body_valid: bool = False) -> int | None:
         """The body's ListID as a number, if it is a valid one (``body_valid``: the whole body is)."""
         value = body.get("listid")

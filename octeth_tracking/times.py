@@ -14,10 +14,14 @@ _ISO = re.compile(
 )
 
 
+LATEST = 253_402_300_799.999  # 9999-12-31T23:59:59.999Z: past it, neither store holds a time
+
+
 def parse_time(value: str | int) -> float:
-    """Seconds since the epoch; a date alone is its midnight, UTC."""
+    """Seconds since the epoch, from 1970 to the end of 9999 (``ValueError`` outside); a date alone
+    is its midnight, UTC."""
     if isinstance(value, int) or (value.isascii() and value.isdigit()):
-        return int(value) / 1000
+        return _bounded(int(value) / 1000, value)
     match = _ISO.fullmatch(value)
     if match is None:
         raise ValueError(f"not a time: {value!r}")
@@ -29,4 +33,10 @@ def parse_time(value: str | int) -> float:
         offset = (1 if sign == "+" else -1) * timedelta(hours=int(off_hours), minutes=int(off_minutes or 0))
     moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
                       int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone(offset))
-    return moment.timestamp()
+    return _bounded(moment.timestamp(), value)
+
+
+def _bounded(seconds: float, value: str | int) -> float:
+    if not 0 <= seconds <= LATEST:
+        raise ValueError(f"not a time from 1970 to 9999: {value!r}")
+    return seconds

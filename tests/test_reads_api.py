@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from urllib.parse import urlencode
 
@@ -23,6 +25,11 @@ def tracked(api, account):
     assert api.event({"APIKey": key, "ListID": list_id, "ID": 42, "Event": "signup",
                       "UUID": "0190B5D4-0000-7000-8000-000000000001"}).status_code == 200
     return account
+
+
+def cursor(time, row_id):
+    """A cursor of this server's shape holding whatever is asked."""
+    return base64.urlsafe_b64encode(json.dumps([time, row_id]).encode()).decode().rstrip("=")
 
 
 def get(api, params):
@@ -85,6 +92,11 @@ def test_get_takes_the_query_string_and_head_the_same_without_a_body(api, tracke
     pytest.param({"Cursor": "not a cursor"}, 34, id="cursor-not-base64"),
     pytest.param({"Cursor": "bm90IGEgY3Vyc29y"}, 34, id="cursor-not-ours"),
     pytest.param({"Cursor": "WyJ4IiwxXQ"}, 34, id="cursor-of-wrong-shape"),
+    pytest.param({"Cursor": cursor(1.0, 10**30)}, 34, id="cursor-row-id-past-64-bits"),
+    pytest.param({"Cursor": cursor(1e300, 1)}, 34, id="cursor-time-past-9999"),
+    pytest.param({"Cursor": cursor(-1.0, 1)}, 34, id="cursor-time-before-1970"),
+    pytest.param({"Since": "999999999999999"}, 58, id="since-milliseconds-past-9999"),
+    pytest.param({"Until": "9999-12-31T23:59:59-01:00"}, 59, id="until-past-9999-in-utc"),
     pytest.param({"Command": "event.track"}, 71, id="command-of-another-route"),
 ])
 def test_bad_parameters_get_their_code_and_a_detail(api, tracked, params, code):

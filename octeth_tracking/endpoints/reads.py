@@ -36,16 +36,16 @@ def _reader(app: TrackingApp) -> EventReader:
 def _checked(app: TrackingApp, call: Call) -> tuple[float | None, float | None]:
     """Since and Until in seconds, once they and the Cursor pass what the schema cannot check."""
     schema, found, errors = app.schemas["website_events.list"], [], []
-    for name, code in (("since", 58), ("until", 59)):
+    for name in ("since", "until"):
         try:
             found.append(None if call.params.get(name) is None else parse_time(call.params[name]))
         except (ValueError, OverflowError):  # well-formed for the schema, but no time (a 13th month)
-            errors.append(schema.error(code))
+            errors.append(schema.parameter_error(name))
     if call.params.get("cursor") is not None:
         try:
             decode_cursor(call.params["cursor"])
         except InvalidCursor:
-            errors.append(schema.error(34))
+            errors.append(schema.parameter_error("cursor"))
     if errors:
         raise InvalidParameters(errors)
     return found[0], found[1]
@@ -69,7 +69,7 @@ def list_events(app: TrackingApp, call: Call) -> Answer:
     try:
         page = _reader(app).read_events(query)
     except InvalidCursor:  # decodes, but holds what this store never wrote
-        raise InvalidParameters([app.schemas["website_events.list"].error(34)]) from None
+        raise InvalidParameters([app.schemas["website_events.list"].parameter_error("cursor")]) from None
     return json_response({"ListID": str(call.list_id), "Events": [event_answer(e) for e in page.events],
                           "NextCursor": page.cursor})
 

@@ -7,7 +7,8 @@
 - :class:`~octeth_tracking.storage.reads.EventReader`: events read back, and erased.
 - :class:`Store`: all of them; what ``SQLiteStore`` and ``PostgresStore`` are.
 
-Every implementation runs the contract suite in ``tests/test_storage_contract.py``.
+Every implementation runs the contract suite in ``tests/test_storage_contract.py`` (and the reads' in
+``tests/test_storage_reads_contract.py``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ import orjson
 from .sql import SQLStatements
 
 _LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits or more: perhaps an integer past 64 bits
+_LATEST_CURSOR_TIME = 253_402_300_799_999_999  # the end of 9999 in microseconds (PostgreSQL's cursor unit)
 TIME = "occurred_at"  # the event's own time: read, ordered by and filtered on (created_at: when it was received)
 
 
@@ -114,8 +115,9 @@ def decode_cursor(cursor: str) -> tuple[float | int, int]:
         time, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error):
         raise InvalidCursor(cursor) from None
-    if not isinstance(time, (int, float)) or isinstance(time, bool) or type(row_id) is not int:
-        raise InvalidCursor(cursor)
+    if (not isinstance(time, (int, float)) or isinstance(time, bool) or type(row_id) is not int
+            or not 0 <= time <= _LATEST_CURSOR_TIME or not 0 <= row_id < 2**63):
+        raise InvalidCursor(cursor)  # a time or row id no store holds (and SQLite's integers stop at 2**63)
     return time, row_id
 
 
