@@ -83,3 +83,24 @@ def stream(api_key: str, list_id: int, run: int, worker: int = 0) -> Iterator[by
         head, tail = bodies[counter % len(bodies)]
         counter += 1
         yield (head + make_uuid(run, worker, counter) + tail).encode()
+
+
+def traffic(rng: random.Random, count: int, sessions: int = 20_000) -> Iterator[tuple[str, str]]:
+    """``count`` (visitor id, event UUID) pairs as a site's traffic sends them: ``sessions``
+    visitors at a time, each a session of 3-12 events, events of all sessions interleaved; 80 %
+    from the tracker script (UUIDv7), 10 % server calls without a UUID (the server gives a v7),
+    10 % with a random v4 UUID (another client library)."""
+    import uuid
+
+    from octeth_tracking.uuids import UUIDv7
+
+    uuid7 = UUIDv7()
+    active = [[f"visitor-{rng.getrandbits(48):012x}", rng.randint(3, 12)] for _ in range(sessions)]
+    for _ in range(count):
+        session = active[rng.randrange(sessions)]
+        session[1] -= 1
+        visitor = session[0]
+        if session[1] == 0:
+            session[:] = [f"visitor-{rng.getrandbits(48):012x}", rng.randint(3, 12)]
+        v4 = rng.random() < 0.10
+        yield visitor, (str(uuid.UUID(int=rng.getrandbits(128), version=4)) if v4 else uuid7())

@@ -1,21 +1,22 @@
-"""What each index of the events table costs the durable write, in process (no server).
+"""What the events indexes cost the durable write, in process (no server): the write before
+the visitor index moved off the commit path, beside the write now.
 
-    python bench/index_cost.py [STORED ...]     # stores of these sizes first (default 0 and 200,000)
+    python bench/index_cost.py [STORED ...]     # stores of these sizes (default 0 and 1,000,000)
 
-``SQLiteStore.record`` of the benchmark's events, 100 per commit (``synchronous=FULL``, as
-the issue's reference figure of about 125,000 rows a second was measured), on copies of
-one store with some of the events indexes dropped:
+``SQLiteStore.record`` of traffic's events (``bodies.traffic``: 20,000 visitors at a time in
+sessions of 3-12 events, 80 % UUIDv7, 10 % server-given v7, 10 % random v4), 100 a commit,
+``synchronous=FULL``, on copies of ``bench/seed.py``'s store of each size:
 
-- our schema: ``(list_id, uuid)`` unique, and ``(list_id, occurred_at)``, ``(list_id, external_id,
-  occurred_at)``, ``(list_id, event, occurred_at)`` (a list's, a visitor's and an event name's
-  pages of ``website_events.list``);
-- without the visitor's; without the visitor's and the event name's; with the uuid's only;
-- without any (no duplicate check then: a measurement, never a store to use).
+- before: the events table's own visitor index ``(list_id, external_id, occurred_at)``, as
+  up to migration 7: every event dirties a leaf of it on the commit path;
+- now: our schema, the visitor index built in bulk (storage/visitor_index.py): its steps
+  (one per 20,000 events, the default) run in the measured time, in the measuring thread;
+- with the uuid index only, and without any events index (no duplicate check then: a
+  measurement, never a store to use): what the other indexes cost.
 
-A UUID or visitor id is random, so each event dirties a leaf of its index that no other
-event of its commit shares, once the index spans more pages than a commit holds events:
-the WAL takes that page whole, and the checkpoint writes it again. Best of 3 runs of 100
-commits, each on a fresh copy of the store.
+Best of 3 runs of 400 commits (40,000 events: two steps), each on a fresh copy. Prints events/s
+with everything in, µs of CPU an event (the kernel's share in brackets), and for "now" what
+its steps cost an event, and the commit path's rate without them.
 """
 
 from __future__ import annotations
@@ -32,56 +33,76 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from cost import _events, _stored  # noqa: E402
+from bodies import traffic  # noqa: E402
+from seed import seeded  # noqa: E402
 
 from octeth_tracking import SQLiteStore  # noqa: E402
+from octeth_tracking.storage import Event  # noqa: E402
 
-_VISITOR, _EVENT, _TIME, _UUID = ("events_list_visitor_occurred", "events_list_event_occurred", "events_list_occurred",
-                                   "idx_events_list_id_uuid")
-VARIANTS = {
-    "our schema": [],
-    "without the visitor index": [_VISITOR],
-    "without the visitor and event-name indexes": [_VISITOR, _EVENT],
-    "with the uuid index only": [_VISITOR, _EVENT, _TIME],
-    "without any events index": [_VISITOR, _EVENT, _TIME, _UUID],
+_EVENT, _TIME, _UUID = "events_list_event_occurred", "events_list_occurred", "idx_events_list_id_uuid"
+_OLD_VISITOR = "CREATE INDEX events_list_visitor_occurred ON events (list_id, external_id, occurred_at)"
+VARIANTS = {  # name: (indexes dropped, statements run on the copy, bulk steps)
+    "before: visitor index on the events table": ([], [_OLD_VISITOR], False),
+    "now: visitor index in bulk steps": ([], [], True),
+    "with the uuid index only": ([_EVENT, _TIME], [], False),
+    "without any events index": ([_EVENT, _TIME, _UUID], [], False),
 }
 PER_COMMIT = 100
+STEP_EVERY = 20_000
 
 
-def index_cost(workdir: Path, dropped: list[str], stored: int, commits: int = 100, repeat: int = 3) -> tuple[float, float, float]:
-    """Best (events a second, µs of CPU an event, of which the kernel's) of ``repeat`` runs.
+def _events(rng: random.Random, list_id: int, count: int) -> list[Event]:
+    return [Event(list_id=list_id, uuid=event_uuid, external_id=visitor, event="pageView",
+                  properties={"$current_url": "https://shop.example.com/", "$browser": "Chrome", "n": n})
+            for n, (visitor, event_uuid) in enumerate(traffic(rng, count))]
 
-    Each run starts from a fresh copy of the store and makes ``commits`` commits: at the
-    store's default of a WAL checkpoint every 100 commits, a run of 100 pays for one, as
-    a served store does.
-    """
-    template, list_id = _stored(workdir, stored)
+
+def index_cost(template: Path, list_id: int, workdir: Path, variant: str, commits: int = 400,
+               repeat: int = 3, step_every: int = STEP_EVERY) -> tuple[float, float, float, float, float]:
+    """Best (events/s, µs CPU an event, of which the kernel's, µs the steps cost an event,
+    the commit path's events/s) of ``repeat`` runs, each on a fresh copy of ``template``."""
+    dropped, statements, steps = VARIANTS[variant]
     path = workdir / "variant.db"
-    rng = random.Random(-1 - stored)  # not _stored's seed: no UUID of the store again
-    best = (0.0, float("inf"), float("inf"))
-    for _ in range(repeat):
+    best = (0.0, float("inf"), 0.0, 0.0, 0.0)
+    stored = SQLiteStore(template)
+    before = stored.count_events()
+    stored.close()
+    for run in range(repeat):
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
         shutil.copyfile(template, path)
         conn = sqlite3.connect(path)
         for index in dropped:
             conn.execute(f"DROP INDEX {index}")
+        for statement in statements:
+            conn.execute(statement)
         conn.commit()
         conn.close()
-        store = SQLiteStore(path)
-        batches = [_events(rng, list_id, PER_COMMIT) for _ in range(commits)]
-        before, wall = _cpu(), time.perf_counter()
-        for batch in batches:
+        store = SQLiteStore(path, visitor_index_every=10**12)  # steps only where this loop runs them
+        store.record(_events(random.Random(-1 - run), list_id, 1))  # the writer, and a step of what seeding left
+        if steps:
+            while store._writer.index.step():
+                pass
+        made = _events(random.Random(run), list_id, commits * PER_COMMIT)  # one traffic, its sessions across commits
+        batches = [made[start:start + PER_COMMIT] for start in range(0, len(made), PER_COMMIT)]
+        first, wall, stepping = _cpu(), time.perf_counter(), 0.0
+        for number, batch in enumerate(batches, 1):
             store.record(batch)
+            if steps and number * PER_COMMIT % step_every == 0:
+                started = time.perf_counter()
+                assert store._writer.index.step()
+                stepping += time.perf_counter() - started
         wall = time.perf_counter() - wall
-        user, kernel = (after - first for after, first in zip(_cpu(), before))
+        user, kernel = (after - at for after, at in zip(_cpu(), first))
         count = commits * PER_COMMIT
         if (user + kernel) / count < best[1] / 1e6:
-            best = (count / wall, (user + kernel) / count * 1e6, kernel / count * 1e6)
-        found = store.count_events(list_id)
+            best = (count / wall, (user + kernel) / count * 1e6, kernel / count * 1e6, stepping / count * 1e6,
+                    count / (wall - stepping))
+        found = store.count_events()
         store.close()
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-writer.lock")):
-            leftover.unlink(missing_ok=True)
-        # Only identify events carry an email here, so none adds a second event: stored exactly once each.
-        assert found == stored + count, f"{found} events stored of {stored + count}"
+        assert found == before + 1 + count, f"{found} events stored of {before + 1 + count}"
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
     return best
 
 
@@ -92,16 +113,19 @@ def _cpu() -> tuple[float, float]:
 
 
 def main() -> int:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [0, 200_000]
+    sizes = [int(arg) for arg in sys.argv[1:]] or [0, 1_000_000]
     cache = BENCH / ".cache"
-    with tempfile.TemporaryDirectory(prefix="octeth-index-", dir=cache if cache.is_dir() else None) as tmp:
-        print(f"SQLiteStore.record, {PER_COMMIT} events a commit, synchronous=FULL (best of 3 runs of 100 commits,"
+    cache.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="octeth-index-", dir=cache) as tmp:
+        print(f"SQLiteStore.record, {PER_COMMIT} events a commit, synchronous=FULL (best of 3 runs of 400 commits,"
               " each on a fresh copy of the store):")
         for stored in sizes:
-            for name, dropped in VARIANTS.items():
-                rate, cpu, kernel = index_cost(Path(tmp), dropped, stored)
-                print(f"  store of {stored:>9,}, {name:44} {rate:9,.0f} events/s  {cpu:5.1f} µs CPU an event"
-                      f" ({kernel:4.1f} in the kernel)", flush=True)
+            template, list_id, _ = seeded(stored)
+            for name in VARIANTS:
+                rate, cpu, kernel, stepping, commit_path = index_cost(template, list_id, Path(tmp), name)
+                steps = f"; steps {stepping:4.1f} µs an event, the commits alone {commit_path:7,.0f}/s" if VARIANTS[name][2] else ""
+                print(f"  store of {stored:>10,}, {name:42} {rate:8,.0f} events/s  {cpu:5.1f} µs CPU an event"
+                      f" ({kernel:4.1f} in the kernel){steps}", flush=True)
     return 0
 
 

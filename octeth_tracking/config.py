@@ -22,7 +22,7 @@ from .storage import DEFAULT_DB, open_store
 
 # Settings that are not TrackingApp arguments: the store's, given to open_store() with the
 # database it opens, and how create_app() writes the logs (a host site keeps its own logging).
-STORE_SETTINGS = ("write_timeout",)
+STORE_SETTINGS = ("write_timeout", "visitor_index_every")
 SERVING_SETTINGS = ("log_format",)
 
 
@@ -115,9 +115,11 @@ def app_from_settings(settings: Mapping[str, Any], **arguments: Any) -> Tracking
     if redis and "rate_limiter" not in options:
         options["rate_limiter"] = redis_limiter(redis, settings.get(PREFIX + "REDIS_PREFIX"))
     given = options.pop("store", None) or settings.get(PREFIX + "STORE")
-    if given is not None and "write_timeout" in checked:
-        raise TypeError("write_timeout is for the store that OCTETH_TRACKING_DB opens: give it to the store you pass")
-    store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB), write_timeout=checked.get("write_timeout"))
+    for name in STORE_SETTINGS:
+        if given is not None and name in checked:
+            raise TypeError(f"{name} is for the store that OCTETH_TRACKING_DB opens: give it to the store you pass")
+    store = given or open_store(str(settings.get(PREFIX + "DB") or DEFAULT_DB),
+                                **{name: checked[name] for name in STORE_SETTINGS if name in checked})
     try:
         return TrackingApp(store=store, **options)
     except BaseException:

@@ -74,6 +74,7 @@ ARGUMENT_RULES: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "metrics_token": ("text of 16 printable characters or more, or None", _token, False),
     # Not TrackingApp's: the store's (see config.STORE_SETTINGS) and the logs' (config.SERVING_SETTINGS).
     "write_timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0, False),
+    "visitor_index_every": ("an integer, 1 or more", lambda v: _whole(v) and v >= 1, True),
     "log_format": (" or ".join(map(repr, LOG_FORMATS)), lambda v: v in LOG_FORMATS, False),
 }
 

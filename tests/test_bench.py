@@ -207,20 +207,26 @@ def test_the_report_links_its_chart_and_says_what_kind_of_run_it_was(tmp_path, q
 
 
 @pytest.mark.parametrize("variant", list(importlib.import_module("index_cost").VARIANTS))
-def test_index_cost_drops_what_it_names_and_stores_every_event(tmp_path, variant, monkeypatch):
-    index_cost = importlib.import_module("index_cost")
-    dropped = index_cost.VARIANTS[variant]
-    seen: list[set[str]] = []
+def test_index_cost_measures_the_schema_it_names_and_stores_every_event(tmp_path, variant, monkeypatch):
+    index_cost, seed = importlib.import_module("index_cost"), importlib.import_module("seed")
+    dropped, _, steps = index_cost.VARIANTS[variant]
+    seen: list[tuple[set[str], int]] = []
     record = SQLiteStore.record
 
-    def recording(store, events):  # which events indexes the measured store writes to
+    def recording(store, events):  # which events indexes the measured store writes to, and its index's mark
         with closing(sqlite3.connect(store.path)) as conn:
-            seen.append({name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
-                                                          " AND tbl_name = 'events'")})
+            seen.append(({name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                                           " AND tbl_name = 'events'")},
+                         conn.execute("SELECT upto FROM visitor_index_mark").fetchone()[0]))
         return record(store, events)
 
+    template, list_id, _ = seed.seeded(150, cache=tmp_path / "cache", log=lambda line: None)
     monkeypatch.setattr(SQLiteStore, "record", recording)
-    rate, cpu, kernel = index_cost.index_cost(tmp_path, dropped, stored=150, commits=2, repeat=2)  # raises unless all stored
-    assert rate > 0 and cpu > 0 and 0 <= kernel <= cpu
-    ours = {"idx_events_list_id_uuid", "events_list_occurred", "events_list_visitor_occurred", "events_list_event_occurred"}
-    assert seen[-1] == ours - set(dropped)
+    rate, cpu, kernel, stepping, commit_path = index_cost.index_cost(
+        template, list_id, tmp_path, variant, commits=3, repeat=2, step_every=100)  # raises unless all stored
+    assert rate > 0 and cpu > 0 and 0 <= kernel <= cpu and commit_path >= rate
+    ours = {"idx_events_list_id_uuid", "events_list_occurred", "events_list_event_occurred"}
+    old = {"events_list_visitor_occurred"} if variant.startswith("before") else set()
+    assert seen[-1][0] == (ours | old) - set(dropped)
+    # With bulk steps, the last commit follows the step after the second: 151 seeded and 1 first event, 200 more.
+    assert seen[-1][1] == (351 if steps else seen[1][1]) and (stepping > 0) == steps

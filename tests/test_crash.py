@@ -6,7 +6,9 @@ is killed with SIGKILL while requests are in flight, and restarted on the same f
 cycles as the run's scale says: 5 everyday, 20 at full scale). Once, two server processes
 share the file: one is killed while both write, the other must go on, then it is killed too.
 Every acknowledged event must be there exactly once, and the file must pass
-``PRAGMA integrity_check``. Events in flight at a kill may or may not be stored, but never
+``PRAGMA integrity_check``. The servers index visitors in bulk every 20 events (the setting
+``visitor_index_every``), so kills land in those steps too: after each, every event up to the
+index's mark has its entry, no entry lacks its event, and each visitor's events read back whole. Events in flight at a kill may or may not be stored, but never
 twice, and resending them after the restart (a client's retry) stores each once.
 """
 
@@ -22,8 +24,11 @@ import reliability
 from conftest import make_account
 from octeth_tracking import SQLiteStore
 from servers import Server
+from test_visitor_index import every_page, sound
 
 THREADS = 4  # client connections per server
+VISITORS = 7
+INDEX_EVERY = {"OCTETH_TRACKING_VISITOR_INDEX_EVERY": "20"}  # bulk steps of the visitor index all along
 
 
 def kill_after(cycles: int) -> list[int]:
@@ -68,8 +73,9 @@ class Load:
         while True:
             event_uuid = str(uuid.uuid4())
             self.in_flight.append(event_uuid)
+            visitor = f"visitor-{int(event_uuid[:8], 16) % VISITORS}"
             try:
-                status, answer = server.event({**self.body, "UUID": event_uuid}, timeout=10)
+                status, answer = server.event({**self.body, "UUID": event_uuid, "ID": visitor}, timeout=10)
             except (OSError, http.client.HTTPException):
                 return  # the server is gone: this event's fate is unknown to the client
             with self.changed:
@@ -105,15 +111,30 @@ def check_cycle(db: Path, load: Load, at_least: int) -> None:
     reliability.count("crash_duplicates", sum(n > 1 for n in counts.values()))
     assert once == len(load.acknowledged) >= at_least
     assert max(counts.values()) == 1
+    check_visitor_index(db)
+
+
+def check_visitor_index(db: Path) -> int:
+    """The visitor index is sound after a kill, and reads every stored event back, once; its mark."""
+    mark = sound(db)
+    store = SQLiteStore(db, visitor_index_every=10**9)
+    try:
+        list_id = store._read_one("SELECT list_id FROM events", ()) or 1
+        read = [u for n in range(VISITORS) for u in every_page(store, list_id=list_id, external_id=f"visitor-{n}")]
+    finally:
+        store.close()
+    assert sorted(read) == sorted(stored_counts(db))
+    return mark
 
 
 def resend_in_flight(tmp_path: Path, db: Path, body: dict, unknown: list[str], acknowledged: list[str]) -> None:
     """Restart once more: everything acknowledged in any cycle is still there, once; and a client
     resending the events whose answer it never got stores each exactly once."""
-    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
+    server = Server(tmp_path, "serve", "--port", "0", "--db", str(db), env=INDEX_EVERY)
     try:
         for event_uuid in unknown:
-            status, answer = server.event({**body, "UUID": event_uuid})
+            visitor = f"visitor-{int(event_uuid[:8], 16) % VISITORS}"
+            status, answer = server.event({**body, "UUID": event_uuid, "ID": visitor})
             assert (status, answer["uuid"]) == (200, event_uuid)
     finally:
         server.stop()
@@ -123,6 +144,7 @@ def resend_in_flight(tmp_path: Path, db: Path, body: dict, unknown: list[str], a
     assert all(counts[u] == 1 for u in acknowledged + unknown)
     assert sum(counts.values()) == len(set(acknowledged + unknown))
     assert integrity(db) == "ok"
+    assert check_visitor_index(db) > 0, "no step of the visitor index ran"
 
 
 def account_body(db: Path) -> dict:
@@ -138,7 +160,7 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(tmp_path):
     all_acknowledged: list[str] = []
     unknown: list[str] = []
     for enough in kill_after(reliability.scale().kill_cycles):
-        server = Server(tmp_path, "serve", "--port", "0", "--db", str(db))
+        server = Server(tmp_path, "serve", "--port", "0", "--db", str(db), env=INDEX_EVERY)
         load = Load([server], body)
         reached = load.wait_for(lambda load: len(load.acknowledged) >= enough)
         server.kill()
@@ -154,7 +176,7 @@ def test_kill_9_of_one_of_two_processes_on_one_file_then_of_the_other(tmp_path):
     # The one killed may hold the writers' turn or SQLite's lock: the other must go on writing.
     db = tmp_path / "events.db"
     body = account_body(db)
-    servers = [Server(tmp_path, "serve", "--port", "0", "--db", str(db)) for _ in range(2)]
+    servers = [Server(tmp_path, "serve", "--port", "0", "--db", str(db), env=INDEX_EVERY) for _ in range(2)]
     load = Load(servers, body)
     try:
         assert load.wait_for(lambda load: min(load.by_server) >= 20), "both did not acknowledge events in time"

@@ -8,6 +8,7 @@ from flask import Flask
 from octeth_tracking import MemoryRateLimiter, SQLiteStore, create_app
 from octeth_tracking.settings import ARGUMENT_RULES
 from octeth_tracking.config import app_from_settings, settings_names
+from octeth_tracking.storage import open_store
 from octeth_tracking.contrib.flask import init_app
 from octeth_tracking.schemas import _limit_rules, schema_limits
 from octeth_tracking.ratelimit_redis import RedisRateLimiter
@@ -121,6 +122,23 @@ def test_the_write_timeout_setting_is_the_stores(build, tmp_path, monkeypatch):
         assert app.store.busy_timeout == 2.5
     finally:
         app.store.close()
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_the_visitor_index_every_setting_is_the_sqlite_stores(build, tmp_path, monkeypatch):
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "v.db"), "OCTETH_TRACKING_VISITOR_INDEX_EVERY": "500"}
+    app = build(settings, tmp_path, monkeypatch)
+    try:
+        assert app.store.visitor_index_every == 500
+    finally:
+        app.store.close()
+
+
+def test_visitor_index_every_is_refused_for_postgresql_and_below_1():
+    with pytest.raises(ValueError, match="visitor_index_every is for a SQLite store"):
+        open_store("postgresql://127.0.0.1/test", visitor_index_every=100)
+    with pytest.raises(ValueError, match="visitor_index_every must be an integer, 1 or more, not 0"):
+        SQLiteStore(":memory:", visitor_index_every=0)
 
 
 def test_every_setting_has_a_rule():

@@ -18,7 +18,7 @@ class SQLAccounts(SQLStatements):
     """:class:`~octeth_tracking.storage.base.AccountStore` and the account half of ``StoreAdmin``."""
 
     # What delete_all_events forgets beside the events: what was tracked, not the accounts.
-    tracked_tables = (
+    tracked_tables: tuple[str, ...] = (
         "event_properties", "event_types", "visitor_links", "visitor_link_history", "subscriber_fields", "subscribers")
 
     def _revoke(self, sql: str, params: tuple[Any, ...]) -> int:

@@ -20,11 +20,12 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .base import Event, Receipt, StorageUnavailable, sends_identify
 from .registry import RegistryCache
 from .sqlite_writes import _ROW_PARAMETERS, EventWrites, connect
+from .visitor_index import MARK, VisitorIndexer
 
 if TYPE_CHECKING:
     from .sqlite import SQLiteStore
@@ -72,10 +73,11 @@ class WriterTurn:
 class Job:
     """One ``record`` call's events, waiting for (or being) the commit that stores them."""
 
-    __slots__ = ("events", "receipts", "error", "done", "lead", "next", "queued_at")
+    __slots__ = ("events", "work", "receipts", "error", "done", "lead", "next", "queued_at")
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Event], work: Callable[[sqlite3.Connection], None] | None = None) -> None:
         self.events = events
+        self.work = work  # instead of events: a transaction of its own in the writer's turn (exclusive())
         self.queued_at = time.monotonic()  # its wait for a commit counts from here
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
@@ -119,14 +121,27 @@ class Writer(EventWrites):
         getlimit = getattr(self.conn, "getlimit", None)  # Python 3.11+; 999 was SQLite's limit before 3.32
         variables = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit else 999
         self.max_rows = variables // _ROW_PARAMETERS  # most events in one INSERT statement
+        self.index = VisitorIndexer(self, store.visitor_index_every)
+        self.index.unindexed = int(self.conn.execute(f"SELECT COALESCE(max(id), 0) - {MARK} FROM events").fetchone()[0])
 
     def close(self) -> None:
+        self.index.close()
         self.conn.close()
         self.turn.close()
 
     def record(self, events: Sequence[Event]) -> list[Receipt]:
         """Store ``events`` in the next group commit; returns once it is on disk."""
-        job = Job(events)
+        receipts = self._queue(Job(events))
+        self.index.written(len(events))
+        return receipts
+
+    def exclusive(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``work`` on the write connection in one transaction of its own, in its turn among
+        the commits (as a batch of its own, no request's events in it); returns once committed.
+        The visitor index's bulk steps (storage/visitor_index.py) go through here."""
+        self._queue(Job((), work))
+
+    def _queue(self, job: Job) -> list[Receipt]:
         with self.lock:
             self.pending.append(job)
             lead = job.lead = not self.leading
@@ -153,12 +168,17 @@ class Writer(EventWrites):
             with self.turn:  # the batch is taken once it is our turn: what arrived meanwhile joins it
                 with self.lock:
                     pending, count = self.pending, 0
-                    while pending and count < self.store.max_batch:
+                    if own.work is not None:  # a batch of its own
+                        batch.append(pending.popleft())
+                    while own.work is None and pending and count < self.store.max_batch and pending[0].work is None:
                         job = pending.popleft()
                         batch.append(job)
                         count += len(job.events)
                 started = time.perf_counter()
-                self.commit_with_retries(batch)
+                if own.work is not None:
+                    self.run_with_retries(own)
+                else:
+                    self.commit_with_retries(batch)
                 seconds = time.perf_counter() - started
                 waiting = batch[1:]  # batch[0] is the leader's own job
                 for job, following in zip(waiting, waiting[1:]):
@@ -166,7 +186,7 @@ class Writer(EventWrites):
                 if waiting:
                     waiting[0].done.release()
                 observer = self.store.commit_observer
-                if observer is not None:
+                if observer is not None and own.work is None:
                     observer.committed([r for job in batch if job.error is None for r in job.receipts], seconds)
                 self.commits += 1
                 if self.commits % self.store.checkpoint_every == 0:
@@ -194,6 +214,30 @@ class Writer(EventWrites):
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.OperationalError:
             pass  # another process's checkpoint is running: the next one catches up
+
+    def run_with_retries(self, job: Job) -> None:
+        """Run a job's work in one transaction, retrying a busy database as a batch's commit does."""
+        conn, deadline = self.conn, job.queued_at + self.store.busy_timeout
+        assert job.work is not None
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                job.work(conn)
+                conn.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if time.monotonic() < deadline and ("locked" in str(error) or "busy" in str(error)):
+                    time.sleep(0.001)
+                    continue
+                job.error = StorageUnavailable(str(error))
+                return
+            except BaseException as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                job.error = error
+                return
 
     def commit_with_retries(self, jobs: list[Job]) -> None:
         """Commit ``jobs`` in one transaction, retrying a busy or locked database until the oldest

@@ -124,6 +124,10 @@ def decode_cursor(cursor: str) -> tuple[float | int, int]:
 _COLUMNS = f"id, uuid, external_id, event, email, properties, identify_sent, {TIME}, created_at, list_id"
 _SUBSCRIBER = "(SELECT id FROM subscribers WHERE list_id = ? AND email = ?)"
 _VISITORS_OF = f"SELECT external_id FROM visitor_link_history WHERE list_id = ? AND subscriber_id = {_SUBSCRIBER}"
+# The events a subscriber's erasure removes: every linked visitor's, and any carrying their email.
+# Parameters: list id, then _VISITORS_OF's (list id, list id, email), then the email.
+_OF_SUBSCRIBER = f"list_id = ? AND (external_id IN ({_VISITORS_OF}) OR email = ?)"
+Statement = tuple[str, tuple[Any, ...]]
 
 
 class SQLEventReads(SQLStatements):
@@ -156,37 +160,51 @@ class SQLEventReads(SQLStatements):
         """Run the statements in one transaction; each one's row count."""
         raise NotImplementedError
 
-    def read_events(self, query: EventQuery) -> EventPage:
-        where, params = ["list_id = ?"], [query.list_id]  # type: list[str], list[Any]
-        if query.list_id is None:
-            if query.email is not None:
-                raise ValueError("a subscriber's events are read in one list")
-            where, params = ["1 = 1"], []
+    def _filters(self, query: EventQuery, time: str = TIME, row_id: str = "id") -> tuple[list[str], list[Any]]:
+        """The query's conditions beside its list and visitor (event name, times, cursor), on these columns."""
+        where: list[str] = []
+        params: list[Any] = []
         if query.event is not None:
             where.append("event = ?")
             params.append(self._text_in(query.event))
         if query.since is not None:
-            where.append(f"{TIME} >= ?")
+            where.append(f"{time} >= ?")
             params.append(self._timestamp(query.since))
         if query.until is not None:
-            where.append(f"{TIME} < ?")
+            where.append(f"{time} < ?")
             params.append(self._timestamp(query.until))
-        before, order = (">", "ASC") if query.oldest_first else ("<", "DESC")
         if query.cursor is not None:
-            time, row_id = decode_cursor(query.cursor)
-            where.append(f"({TIME} {before} ? OR ({TIME} = ? AND id {before} ?))")
-            params += [self._stored_time(time), self._stored_time(time), row_id]
-        sql = (f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)}{{visitor}}"
-               f" ORDER BY {TIME} {order}, id {order} LIMIT ?")
+            before = ">" if query.oldest_first else "<"
+            moment, last_id = decode_cursor(query.cursor)
+            where.append(f"({time} {before} ? OR ({time} = ? AND {row_id} {before} ?))")
+            params += [self._stored_time(moment), self._stored_time(moment), last_id]
+        return where, params
+
+    def _visitor_rows(self, query: EventQuery, visitor: str) -> list[tuple[Any, ...]]:
+        """Up to ``query.limit + 1`` of one visitor's events the query selects, in its order."""
+        order = "ASC" if query.oldest_first else "DESC"
+        where, params = self._filters(query)
+        sql = (f"SELECT {_COLUMNS} FROM events WHERE list_id = ? AND external_id = ?"
+               f"{''.join(' AND ' + term for term in where)} ORDER BY {TIME} {order}, id {order} LIMIT ?")
+        return self._read_rows(self._sql(sql), (query.list_id, visitor, *params, query.limit + 1))
+
+    def read_events(self, query: EventQuery) -> EventPage:
+        if query.list_id is None and query.email is not None:
+            raise ValueError("a subscriber's events are read in one list")
+        order = "ASC" if query.oldest_first else "DESC"
+        where, params = self._filters(query)  # before anything is read: an invalid cursor reads nothing
         if query.external_id is None and query.email is None:
-            rows = self._read_rows(self._sql(sql.format(visitor="")), (*params, query.limit + 1))
+            if query.list_id is not None:
+                where, params = ["list_id = ?", *where], [query.list_id, *params]
+            sql = (f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where) or '1 = 1'}"
+                   f" ORDER BY {TIME} {order}, id {order} LIMIT ?")
+            rows = self._read_rows(self._sql(sql), (*params, query.limit + 1))
         else:
             # One range of the visitor index per visitor, merged: a planner given all of them
             # at once (IN) walks the whole list's time index instead.
             visitors = [self._text_in(query.external_id)] if query.external_id is not None else [
                 visitor for (visitor,) in self._read_rows(self._sql(_VISITORS_OF), (query.list_id, query.list_id, query.email))]
-            one = self._sql(sql.format(visitor=" AND external_id = ?"))
-            ranges = [self._read_rows(one, (*params, visitor, query.limit + 1)) for visitor in visitors]
+            ranges = [self._visitor_rows(query, visitor) for visitor in visitors]
             rows = sorted((row for found in ranges for row in found), key=lambda row: (row[7], row[0]),
                           reverse=not query.oldest_first)
         events = [StoredEvent(
@@ -197,21 +215,34 @@ class SQLEventReads(SQLStatements):
         last = rows[query.limit - 1] if len(rows) > query.limit else None
         return EventPage(events, encode_cursor(self._cursor_time(last[7]), int(last[0])) if last else None)
 
+    def _visitor_erasure(self, list_id: int, external_id: str) -> tuple[list[Statement], list[Statement]]:
+        """The statements that delete one visitor's events (their row counts are the events
+        erased), and any the store adds after them (its index of them)."""
+        return [(self._sql("DELETE FROM events WHERE list_id = ? AND external_id = ?"), (list_id, external_id))], []
+
+    def _subscriber_erasure(self, list_id: int, email: str) -> tuple[list[Statement], list[Statement]]:
+        """Statements the store runs before a subscriber's erasure (its index of their events) and after it."""
+        return [], []
+
     def forget(self, list_id: int, *, external_id: str | None = None, email: str | None = None) -> Erasure:
         if (external_id is None) == (email is None):
             raise ValueError("forget one visitor (external_id) or one subscriber (email)")
         if external_id is not None:
             visitor = (list_id, self._text_in(external_id))
-            events, links, history = self._write_all([
-                (self._sql("DELETE FROM events WHERE list_id = ? AND external_id = ?"), visitor),
+            erase, after = self._visitor_erasure(*visitor)
+            counts = self._write_all([
+                *erase,
                 (self._sql("DELETE FROM visitor_links WHERE list_id = ? AND external_id = ?"), visitor),
                 (self._sql("DELETE FROM visitor_link_history WHERE list_id = ? AND external_id = ?"), visitor),
+                *after,
             ])
-            return Erasure(events, max(links, history))
+            return Erasure(sum(counts[:len(erase)]), max(counts[len(erase)], counts[len(erase) + 1]))
         visitors, subscriber = (list_id, list_id, email), (list_id, email)
+        assert email is not None
+        before, after = self._subscriber_erasure(list_id, email)
         events, links, history, _, subscribers = self._write_all([
-            (self._sql(f"DELETE FROM events WHERE list_id = ? AND (external_id IN ({_VISITORS_OF}) OR email = ?)"),
-             (list_id, *visitors, email)),
+            *before,
+            (self._sql(f"DELETE FROM events WHERE {_OF_SUBSCRIBER}"), (list_id, *visitors, email)),
             (self._sql(f"DELETE FROM visitor_links WHERE list_id = ? AND (subscriber_id = {_SUBSCRIBER}"
                        f" OR external_id IN ({_VISITORS_OF}))"), (list_id, *subscriber, *visitors)),
             # Every visitor ever linked to them is gone: so is every link those visitors had.
@@ -220,5 +251,6 @@ class SQLEventReads(SQLStatements):
              (list_id, *visitors)),
             (self._sql(f"DELETE FROM subscriber_fields WHERE subscriber_id = {_SUBSCRIBER}"), subscriber),
             (self._sql("DELETE FROM subscribers WHERE list_id = ? AND email = ?"), subscriber),
-        ])
+            *after,
+        ])[len(before):len(before) + 5]
         return Erasure(events, max(links, history), subscribers)

@@ -25,12 +25,12 @@ from sqlite_utils import Database
 from .base import CommitObserver, Event, Receipt, StorageUnavailable
 from .fields import SQLFields
 from .journal import SQLJournal
-from .reads import SQLEventReads
 from .group_commit import Writer
 from .revocations import GenerationFile
 from .write_probe import WriteProbe
 from .sqlite_writes import LINKED_EMAIL, connect
 from .trackers import SQLTrackers
+from .visitor_index import VisitorIndexReads, create_visitor_index
 
 
 def _migration_1(db: Database) -> None:
@@ -131,9 +131,16 @@ def _migration_7(db: Database) -> None:
     db.execute("CREATE INDEX events_list_event_occurred ON events (list_id, event, occurred_at)")
 
 
+def _migration_8(db: Database) -> None:
+    """A visitor's events are found through an index built in bulk off the commit path
+    (storage/visitor_index.py), not the events table's own visitor index."""
+    create_visitor_index(db.execute)
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
 MIGRATIONS: list[Callable[[Database], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_occurred_at, _migration_7]
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_occurred_at, _migration_7,
+    _migration_8]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -152,7 +159,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
+class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, VisitorIndexReads):
     """Events and accounts in one SQLite file, created (and upgraded) on first use.
 
     :param path: the database file; ``sqlite:///path`` is accepted too. ``":memory:"``: a private
@@ -164,6 +171,9 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
         re-inserting them); it starts afresh when full.
     :param clock: seconds since the epoch, for the times it stores and session expiry;
         tests pass their own.
+    :param visitor_index_every: events written past the visitor index's mark that start a bulk
+        step of it (storage/visitor_index.py): what a visitor's read scans at most beyond the
+        index, against what the step saves the write (more, the more it takes at once).
 
     In memory, the store is the same code on SQLite's ``memdb`` VFS: its connections (the
     writer's and the readers') share one database by name, with SQLite's usual locking, so
@@ -178,8 +188,11 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
 
     def __init__(
         self, path: str | Path = "octeth_tracking.db", *, busy_timeout: float = 5.0, max_batch: int = 2000,
-        max_registered: int = 100_000, clock: Callable[[], float] = time.time,
+        max_registered: int = 100_000, clock: Callable[[], float] = time.time, visitor_index_every: int = 20_000,
     ) -> None:
+        if type(visitor_index_every) is not int or visitor_index_every < 1:
+            raise ValueError(f"visitor_index_every must be an integer, 1 or more, not {visitor_index_every!r}")
+        self.visitor_index_every = visitor_index_every
         path = str(path)
         path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path
         self.memory = path == ":memory:"
@@ -290,6 +303,12 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, SQLEventReads):
 
     def subscriber_email(self, list_id: int, external_id: str) -> str | None:
         return self._read_one(LINKED_EMAIL, (list_id, external_id))  # type: ignore[no-any-return]
+
+    tracked_tables: tuple[str, ...] = (*SQLTrackers.tracked_tables, "visitor_index")
+
+    def delete_all_events(self) -> int:
+        tables = [(f"DELETE FROM {table}", ()) for table in self.tracked_tables]
+        return self._write_all([("DELETE FROM events", ()), *tables, ("UPDATE visitor_index_mark SET upto = 0", ())])[0]
 
     def count_events(self, list_id: int | None = None) -> int:
         if list_id is None:
