@@ -66,6 +66,8 @@ def seeded(size: int, cache: Path = CACHE, log=print) -> tuple[Path, int, str]:
             done += count
             if done % 1_000_000 == 0 or done == size:
                 log(f"  seeded {done:,} of {size:,} events ({done / (time.monotonic() - started):,.0f}/s)")
+        while store._writer is not None and store._writer.index.step():  # the visitor index whole: no tail left
+            pass
         return path, list_id, store.create_api_key(user)
     finally:
         store.close()

@@ -252,3 +252,19 @@ def test_a_visitor_with_events_in_several_periods_reads_them_in_order(file_store
     assert every_page(file_store, list_id=list_id, external_id="visitor-1") == want
     assert file_store.forget(list_id, external_id="visitor-1").events == 6
     assert every_page(file_store, list_id=list_id, external_id="visitor-1") == [] and sound(file_store.path)
+
+
+def test_a_writer_steps_itself_when_the_index_thread_falls_behind(tmp_path):
+    # The thread can be starved of the GIL by writing threads; past 3 x visitor_index_every the
+    # writing thread takes the step, so the tail every visitor read scans stays bounded.
+    store = SQLiteStore(tmp_path / "lag.db", visitor_index_every=10)
+    try:
+        list_id = store.create_list(store.create_user("u"), "l")
+        store.record([new_event(list_id)])
+        store._writer.index.wake.set()  # as if a step were already asked of the thread: it never runs one
+        for _ in range(10):
+            store.record([new_event(list_id, external_id=f"v{n}") for n in range(10)])
+            assert store._read_one("SELECT max(id) - upto FROM events, visitor_index_mark", ()) < 30
+        assert store._writer.index.thread is None and sound(store.path) >= 71
+    finally:
+        store.close()

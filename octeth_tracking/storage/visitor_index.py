@@ -97,11 +97,17 @@ class VisitorIndexer:
         self.stopping = False
         self.thread: threading.Thread | None = None
         self.steps = 0  # steps completed by this process (for tests and benchmarks)
+        self.stepping = threading.Lock()  # one step at a time in a process
+        self.lag = 3  # times every: past it the writing thread steps itself
 
     def written(self, count: int) -> None:
-        """Count ``count`` events just committed; start a step past ``every``."""
+        """Count ``count`` events just committed; start a step past ``every``. Past ``lag`` times
+        ``every`` (the thread starved of the GIL by writing threads), the writing thread steps
+        itself: the tail a visitor's read scans stays bounded."""
         self.unindexed += count
-        if self.unindexed >= self.every and not self.wake.is_set():
+        if self.unindexed >= self.lag * self.every and not self.stepping.locked():
+            self.step()
+        elif self.unindexed >= self.every and not self.wake.is_set():
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="octeth-visitor-index", daemon=True)
                 self.thread.start()
@@ -126,6 +132,10 @@ class VisitorIndexer:
 
     def step(self) -> bool:
         """Index the tail, up to ``most`` events of it; whether the mark moved to its end."""
+        with self.stepping:
+            return self._step()
+
+    def _step(self) -> bool:
         store = self.writer.store
         mark = int(store._read_one("SELECT upto FROM visitor_index_mark", ()))
         last = int(store._read_one(_LAST_ID, ()))
