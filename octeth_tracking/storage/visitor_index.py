@@ -180,9 +180,16 @@ class VisitorIndexReads(SQLEventReads):
         indexed, indexed_params = self._filters(query, time="at", row_id="event_id")
         tail, tail_params = self._filters(query)
         joined = _COLUMNS.replace("id, uuid", "events.id, uuid", 1)
-        sql = (f"SELECT * FROM (SELECT {joined} FROM visitor_index JOIN events ON events.id = event_id"
-               f" WHERE list = ? AND period IN {PERIODS} AND visitor = ? AND list_id = list AND external_id = visitor"
-               f"{''.join(' AND ' + term for term in indexed)} ORDER BY at {order}, event_id {order} LIMIT ?)"
+        entries = (f"visitor_index WHERE list = ? AND period IN {PERIODS} AND visitor = ?"
+                   f"{''.join(' AND ' + term for term in indexed)}")
+        if query.event is None:  # the page's entries first, then only their events' rows
+            index_arm = (f"SELECT {joined} FROM (SELECT list, visitor, at, event_id FROM {entries}"
+                         f" ORDER BY at {order}, event_id {order} LIMIT ?) JOIN events ON events.id = event_id"
+                         f" WHERE list_id = list AND external_id = visitor")
+        else:  # the event's name is in its row: each entry's row is read until the page is full
+            index_arm = (f"SELECT {joined} FROM {entries.replace(' WHERE ', ' JOIN events ON events.id = event_id WHERE ', 1)}"
+                         f" AND list_id = list AND external_id = visitor ORDER BY at {order}, event_id {order} LIMIT ?")
+        sql = (f"SELECT * FROM ({index_arm})"
                f" UNION SELECT * FROM (SELECT {_COLUMNS} FROM events NOT INDEXED WHERE id > {MARK}"
                f" AND list_id = ? AND external_id = ?{''.join(' AND ' + term for term in tail)}"
                f" ORDER BY {TIME} {order}, id {order} LIMIT ?) ORDER BY 8 {order}, 1 {order} LIMIT ?")
