@@ -85,7 +85,7 @@ class VisitorIndexer:
 
     :param writer: the process's writer, whose turn each chunk takes (:meth:`Writer.exclusive`).
     :param every: events past the mark that start a step; what a visitor's read scans at most
-        beyond it (about 85 ns an event), against what a step saves (more the bigger it is).
+        beyond it (85-300 ns an event, by its size), against what a step saves (more, the bigger it is).
     :param chunk: entries a chunk writes: how long a commit may wait behind one (about 5 µs each).
     :param most: most tail events one step takes (its memory); the rest wait for the next.
     """
