@@ -185,3 +185,12 @@ def test_replaying_what_was_read_stores_nothing_twice(any_store, list_id):
     receipts = any_store.record(replay)
     assert [r.duplicate for r in receipts] == [True, True, True]
     assert any_store.count_events(list_id) == 3
+
+
+def test_a_visitors_events_in_every_list_are_read_without_a_list(any_store, list_id):
+    # A micro server reads every list's events (list_id None), by visitor too (/micro/good?ID=).
+    other = any_store.create_list(any_store.create_user("w"), "other")
+    mine = [new_event(list_id, external_id="shared"), new_event(other, external_id="shared")]
+    any_store.record(mine + [new_event(list_id, external_id="someone else")])
+    found = any_store.read_events(EventQuery(None, external_id="shared", oldest_first=True)).events
+    assert [(e.uuid, e.list_id) for e in found] == [(e.uuid, e.list_id) for e in mine]

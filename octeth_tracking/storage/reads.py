@@ -193,9 +193,11 @@ class SQLEventReads(SQLStatements):
             raise ValueError("a subscriber's events are read in one list")
         order = "ASC" if query.oldest_first else "DESC"
         where, params = self._filters(query)  # before anything is read: an invalid cursor reads nothing
-        if query.external_id is None and query.email is None:
+        if query.list_id is None or (query.external_id is None and query.email is None):
             if query.list_id is not None:
                 where, params = ["list_id = ?", *where], [query.list_id, *params]
+            elif query.external_id is not None:  # every list's (a micro server's): no visitor index serves it
+                where, params = ["external_id = ?", *where], [self._text_in(query.external_id), *params]
             sql = (f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where) or '1 = 1'}"
                    f" ORDER BY {TIME} {order}, id {order} LIMIT ?")
             rows = self._read_rows(self._sql(sql), (*params, query.limit + 1))
