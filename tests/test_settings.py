@@ -115,21 +115,15 @@ def test_values_that_mean_a_number_are_that_number(build, tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("build", BUILDS)
-def test_the_write_timeout_setting_is_the_stores(build, tmp_path, monkeypatch):
-    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "w.db"), "OCTETH_TRACKING_WRITE_TIMEOUT": "2.5"}
+@pytest.mark.parametrize("name, value, attribute, read", [
+    pytest.param("WRITE_TIMEOUT", "2.5", "busy_timeout", 2.5, id="write-timeout"),
+    pytest.param("VISITOR_INDEX_EVERY", "500", "visitor_index_every", 500, id="visitor-index-every"),
+])
+def test_the_store_settings_reach_the_store(build, tmp_path, monkeypatch, name, value, attribute, read):
+    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "s.db"), f"OCTETH_TRACKING_{name}": value}
     app = build(settings, tmp_path, monkeypatch)
     try:
-        assert app.store.busy_timeout == 2.5
-    finally:
-        app.store.close()
-
-
-@pytest.mark.parametrize("build", BUILDS)
-def test_the_visitor_index_every_setting_is_the_sqlite_stores(build, tmp_path, monkeypatch):
-    settings = {"OCTETH_TRACKING_DB": str(tmp_path / "v.db"), "OCTETH_TRACKING_VISITOR_INDEX_EVERY": "500"}
-    app = build(settings, tmp_path, monkeypatch)
-    try:
-        assert app.store.visitor_index_every == 500
+        assert getattr(app.store, attribute) == read
     finally:
         app.store.close()
 

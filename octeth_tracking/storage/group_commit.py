@@ -175,10 +175,7 @@ class Writer(EventWrites):
                         batch.append(job)
                         count += len(job.events)
                 started = time.perf_counter()
-                if own.work is not None:
-                    self.run_with_retries(own)
-                else:
-                    self.commit_with_retries(batch)
+                self.commit_with_retries(batch)
                 seconds = time.perf_counter() - started
                 waiting = batch[1:]  # batch[0] is the leader's own job
                 for job, following in zip(waiting, waiting[1:]):
@@ -215,38 +212,18 @@ class Writer(EventWrites):
         except sqlite3.OperationalError:
             pass  # another process's checkpoint is running: the next one catches up
 
-    def run_with_retries(self, job: Job) -> None:
-        """Run a job's work in one transaction, retrying a busy database as a batch's commit does."""
-        conn, deadline = self.conn, job.queued_at + self.store.busy_timeout
-        assert job.work is not None
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                job.work(conn)
-                conn.execute("COMMIT")
-                return
-            except sqlite3.OperationalError as error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if time.monotonic() < deadline and ("locked" in str(error) or "busy" in str(error)):
-                    time.sleep(0.001)
-                    continue
-                job.error = StorageUnavailable(str(error))
-                return
-            except BaseException as error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                job.error = error
-                return
-
     def commit_with_retries(self, jobs: list[Job]) -> None:
         """Commit ``jobs`` in one transaction, retrying a busy or locked database until the oldest
         job has waited ``busy_timeout`` (a first attempt is made whatever the time)."""
-        conn = self.conn
+        conn, work = self.conn, jobs[0].work
         deadline = jobs[0].queued_at + self.store.busy_timeout  # jobs are taken in the order they queued
         while True:
             try:
-                if not self.write_as_one_statement(jobs):
+                if work is not None:  # exclusive(): a batch of its own, its work in one transaction
+                    conn.execute("BEGIN IMMEDIATE")
+                    work(conn)
+                    conn.execute("COMMIT")
+                elif not self.write_as_one_statement(jobs):
                     self.write_in_transaction(jobs)
                 return
             except sqlite3.OperationalError as error:
