@@ -172,8 +172,9 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, VisitorIndexReads):
     :param clock: seconds since the epoch, for the times it stores and session expiry;
         tests pass their own.
     :param visitor_index_every: events written past the visitor index's mark that start a bulk
-        step of it (storage/visitor_index.py): what a visitor's read scans at most beyond the
-        index, against what the step saves the write (more, the more it takes at once).
+        step of it (storage/visitor_index.py): about what a visitor's read scans beyond the
+        index (up to 3× that while writers outrun the step), against what the step saves the
+        write (more, the more it takes at once).
 
     In memory, the store is the same code on SQLite's ``memdb`` VFS: its connections (the
     writer's and the readers') share one database by name, with SQLite's usual locking, so
