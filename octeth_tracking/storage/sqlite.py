@@ -30,7 +30,7 @@ from .revocations import GenerationFile
 from .write_probe import WriteProbe
 from .sqlite_writes import LINKED_EMAIL, connect
 from .trackers import SQLTrackers
-from .visitor_index import VisitorIndexReads, create_visitor_index
+from .visitor_index import VisitorIndexReads, count_erasures, create_visitor_index
 
 
 def _migration_1(db: Database) -> None:
@@ -137,10 +137,15 @@ def _migration_8(db: Database) -> None:
     create_visitor_index(db.execute)
 
 
+def _migration_9(db: Database) -> None:
+    """The visitor index's mark counts erasures: a bulk step under way sees one (storage/visitor_index.py)."""
+    count_erasures(db.execute)
+
+
 # Numbered migrations: file version N has run MIGRATIONS[:N]. Append, never edit.
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_occurred_at, _migration_7,
-    _migration_8]
+    _migration_8, _migration_9]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -309,7 +314,7 @@ class SQLiteStore(SQLTrackers, SQLFields, SQLJournal, VisitorIndexReads):
 
     def delete_all_events(self) -> int:
         tables = [(f"DELETE FROM {table}", ()) for table in self.tracked_tables]
-        return self._write_all([("DELETE FROM events", ()), *tables, ("UPDATE visitor_index_mark SET upto = 0", ())])[0]
+        return self._write_all([("DELETE FROM events", ()), *tables, ("UPDATE visitor_index_mark SET upto = 0, erasures = erasures + 1", ())])[0]
 
     def count_events(self, list_id: int | None = None) -> int:
         if list_id is None:

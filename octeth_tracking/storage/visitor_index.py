@@ -6,10 +6,13 @@ page whole (``bench/index_cost.py``: at 200,000 events, half of ``Store.record``
 So the events table keeps only indexes that grow at one end, and a visitor's events are
 found through ``visitor_index`` (list, visitor, time, event id), which a bulk step fills
 from the *tail*: the events past ``visitor_index_mark``, the highest event id up to which
-every event has its entry. The step reads the tail (outside the write lock), sorts it by
-key, and writes it in chunks of neighbouring keys, each a transaction of its own in the
-writer's turn (so commits go on between chunks): every leaf page it dirties takes many
-entries, and is written once per chunk instead of once per commit.
+every event has its entry. The step finds where its chunks' key ranges end (SQLite sorts
+the tail's keys, outside the write lock), then writes each range's entries in key order,
+each chunk a transaction of its own in the writer's turn (so commits go on between
+chunks): every leaf page it dirties takes many entries, and is written once per chunk
+instead of once per commit. All of it runs inside SQLite, a statement a chunk: a step
+that handled rows in Python took the GIL back once a row, and under request threads'
+load it was starved (it fell behind, and requests took its steps).
 
 The index's key begins with the event id's *period* (id >> 20: 1,048,576 events each), so
 a step writes only into the pages of the newest period or two, however large the store
@@ -21,14 +24,16 @@ per period (ten at 10M events), each seek a few microseconds.
 What holds, whatever crashes when:
 
 - every event with ``id <= upto`` has its entry: the mark moves only in the transaction
-  that writes the step's last chunk, and that transaction first indexes any event of the
-  range the step did not read (a row id SQLite gave again after an erasure, say);
+  that writes the step's last chunk. Every event of the step's id range existed when it
+  began (SQLite gives each new row the largest id plus one), so the chunks' key ranges
+  cover them all; only an erasure lets SQLite give a lower id again, and it counts
+  (``erasures``), so a step that saw one gives up;
 - an entry is written from the event row in the same transaction (``INSERT ... SELECT``),
   so an event erased meanwhile gets none; an erasure removes its events' entries in its
   own transaction, and lowers the mark to the largest id left (SQLite gives the next row
-  the largest id plus one: a new event must land past the mark). A step whose mark moved
-  meanwhile (another process's step, an erasure) gives up: its chunks were entries of
-  existing events, never wrong;
+  the largest id plus one: a new event must land past the mark). A step whose mark or
+  erasure count changed meanwhile (another process's step, an erasure) gives up: its
+  chunks were entries of existing events, never wrong;
 - a read of a visitor's events takes the index's range and the tail's matching rows in
   one statement (one snapshot), without duplicates (a chunk may index events past the
   mark): a 200 is readable at once, as before, and nothing is read twice.
@@ -56,12 +61,15 @@ PERIOD_BITS = 20  # an entry's period: its event id >> 20, so 1,048,576 events a
 # Every period an entry can be in (one snapshot with the statement that names them).
 PERIODS = (f"(WITH RECURSIVE period(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM period"
            f" WHERE n < (SELECT COALESCE(max(id), 0) FROM events) >> {PERIOD_BITS}) SELECT n FROM period)")
-_INSERT_ENTRY = ("INSERT OR IGNORE INTO visitor_index (list, period, visitor, at, event_id)"
-                 f" SELECT list_id, id >> {PERIOD_BITS}, external_id, occurred_at, id FROM events WHERE id = ?")
-_TAIL = "SELECT list_id, external_id, occurred_at, id FROM events NOT INDEXED WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+_KEY = f"list_id, id >> {PERIOD_BITS}, external_id"  # an event's entry's key, but for its time and id
+_ENTRIES = f"SELECT {_KEY}, occurred_at, id FROM events NOT INDEXED WHERE id > ? AND id <= ?"
+# Every ``chunk``-th key of the tail's entries in key order, about: where each chunk's key range ends.
+_BOUNDS = (f"SELECT list_id, period, external_id FROM (SELECT list_id, id >> {PERIOD_BITS} AS period, external_id,"
+           f" row_number() OVER (ORDER BY {_KEY}) AS n FROM events NOT INDEXED WHERE id > ? AND id <= ?"
+           " AND id % ? = 0 AND external_id IS NOT NULL) WHERE n % ? = 0")
 _LAST_ID = "SELECT COALESCE(max(id), 0) FROM events"
-# After an erasure, the largest id left bounds the mark (see the module's docstring).
-LOWER_MARK = f"UPDATE visitor_index_mark SET upto = ({_LAST_ID}) WHERE upto > ({_LAST_ID})"
+# After an erasure, the largest id left bounds the mark (see the module's docstring), and a step under way gives up.
+LOWER_MARK = f"UPDATE visitor_index_mark SET upto = min(upto, ({_LAST_ID})), erasures = erasures + 1"
 
 
 def create_visitor_index(execute: Any) -> None:
@@ -76,6 +84,11 @@ def create_visitor_index(execute: Any) -> None:
     execute("DROP INDEX events_list_visitor_occurred")
 
 
+def count_erasures(execute: Any) -> None:
+    """Migration 9: the mark counts erasures, so that a step sees one that happened during it."""
+    execute("ALTER TABLE visitor_index_mark ADD COLUMN erasures INTEGER NOT NULL DEFAULT 0")
+
+
 class _MarkMoved(Exception):
     """Another step (or an erasure) moved the mark since this step read it."""
 
@@ -86,7 +99,8 @@ class VisitorIndexer:
     :param writer: the process's writer, whose turn each chunk takes (:meth:`Writer.exclusive`).
     :param every: events past the mark that start a step; what a visitor's read scans at most
         beyond it (85-300 ns an event, by its size), against what a step saves (more, the bigger it is).
-    :param chunk: entries a chunk writes: how long a commit may wait behind one (about 5 µs each).
+    :param chunk: entries a chunk writes (about, split between visitors): how long a commit may
+        wait behind one (a few µs each).
     :param most: most tail events one step takes (its memory); the rest wait for the next.
     """
 
@@ -99,6 +113,7 @@ class VisitorIndexer:
         self.steps = 0  # steps completed by this process (for tests and benchmarks)
         self.stepping = threading.Lock()  # one step at a time in a process
         self.lag = 3  # times every: past it the writing thread steps itself
+        self.sample = 16  # one tail event in 16 (by id) places the chunks' bounds: sorting them all cost a step a third more
 
     def written(self, count: int) -> None:
         """Count ``count`` events just committed; start a step past ``every``. Past ``lag`` times
@@ -137,33 +152,39 @@ class VisitorIndexer:
 
     def _step(self) -> bool:
         store = self.writer.store
-        mark = int(store._read_one("SELECT upto FROM visitor_index_mark", ()))
-        last = int(store._read_one(_LAST_ID, ()))
-        tail = store._read_rows(_TAIL, (mark, last, self.most))  # in id order
-        if not tail or last <= mark:
-            self.unindexed = 0
-            return False
-        target = last if len(tail) < self.most else tail[-1][3]
+        with store._reading() as conn:
+            seen = conn.execute("SELECT upto, erasures FROM visitor_index_mark").fetchone()
+            last = int(conn.execute(_LAST_ID).fetchone()[0])
+            mark = int(seen[0])
+            target = int(conn.execute("SELECT COALESCE(max(id), 0) FROM (SELECT id FROM events WHERE id > ? ORDER BY id"
+                                      " LIMIT ?)", (mark, self.most)).fetchone()[0])  # the most-th event past the mark
+            if target <= mark:
+                self.unindexed = 0
+                return False
+            # The sort is SQLite's, and so is every chunk's work: the step holds the GIL for a few
+            # calls a chunk, never once a row (a thread that did was starved by the request threads).
+            bounds = list(dict.fromkeys(conn.execute(_BOUNDS, (mark, target, self.sample, max(1, self.chunk // self.sample))).fetchall()))
         self.unindexed = self.every if target < last else 0  # more left: the next commit wakes the next step
-        tail.sort(key=lambda row: (row[0], row[3] >> PERIOD_BITS, row[1], row[2], row[3]))
-        known = {row[3] for row in tail}
-        chunks = [tail[start:start + self.chunk] for start in range(0, len(tail), self.chunk)] or [[]]
+        edges: list[tuple[Any, ...] | None] = [None, *bounds, None]
+        ranges = list(zip(edges, edges[1:]))
 
-        def write(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], final: bool) -> None:
-            if conn.execute("SELECT upto FROM visitor_index_mark").fetchone()[0] != mark:
+        def write(conn: sqlite3.Connection, low: tuple[Any, ...] | None, high: tuple[Any, ...] | None, final: bool) -> None:
+            if conn.execute("SELECT upto, erasures FROM visitor_index_mark").fetchone() != seen:
                 raise _MarkMoved
-            conn.executemany(_INSERT_ENTRY, [(row[3],) for row in rows])
+            # Every event of (mark, target] existed when the step began (ids grow; only an erasure
+            # lets SQLite give one again, and it counts): each chunk indexes those of its key range.
+            sql = ("INSERT OR IGNORE INTO visitor_index (list, period, visitor, at, event_id) " + _ENTRIES
+                   + (f" AND ({_KEY}) > (?, ?, ?)" if low else "") + (f" AND ({_KEY}) <= (?, ?, ?)" if high else "")
+                   + f" ORDER BY {_KEY}, occurred_at, id")
+            conn.execute(sql, (mark, target, *(low or ()), *(high or ())))
             if final:
-                missed = [(row_id,) for (row_id,) in conn.execute("SELECT id FROM events NOT INDEXED WHERE id > ? AND id <= ?",
-                                                                  (mark, target)) if row_id not in known]
-                conn.executemany(_INSERT_ENTRY, missed)
                 conn.execute("UPDATE visitor_index_mark SET upto = ?", (target,))
 
         try:
-            for number, rows in enumerate(chunks):
+            for number, (low, high) in enumerate(ranges):
                 if self.stopping:
                     return False
-                self.writer.exclusive(functools.partial(write, rows=rows, final=number == len(chunks) - 1))
+                self.writer.exclusive(functools.partial(write, low=low, high=high, final=number == len(ranges) - 1))
         except _MarkMoved:
             return False
         self.steps += 1
