@@ -83,14 +83,12 @@ def account(stored: int, workdir: Path) -> tuple[str, int, str]:
     """(API key, list id, template file): a fresh store, or one of ``stored`` events (seed.py's, copied)."""
     if not stored:
         return prepare_account(workdir)
-    import shutil
-
-    from seed import seeded
+    from seed import copy_store, seeded
 
     path, list_id, key = seeded(stored)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file alone is the whole store
-    shutil.copyfile(path, workdir / "template.db")
+    copy_store(path, workdir / "template.db")
     return key, list_id, str(workdir / "template.db")
 
 

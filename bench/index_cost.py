@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import random
 import resource
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -34,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bodies import traffic  # noqa: E402
-from seed import seeded  # noqa: E402
+from seed import copy_store, seeded  # noqa: E402
 
 from octeth_tracking import SQLiteStore  # noqa: E402
 from octeth_tracking.storage import Event  # noqa: E402
@@ -70,7 +69,7 @@ def index_cost(template: Path, list_id: int, workdir: Path, variant: str, commit
     for run in range(repeat):
         for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             leftover.unlink(missing_ok=True)
-        shutil.copyfile(template, path)
+        copy_store(template, path)
         conn = sqlite3.connect(path)
         for index in dropped:
             conn.execute(f"DROP INDEX {index}")

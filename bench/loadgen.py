@@ -94,11 +94,15 @@ async def _connection(host: str, port: int, path: str, templates, run: int, work
         counts["errors"] += 1
         return
     counter = 0
+    made = templates(run, worker) if callable(templates) else None  # a connection's own bodies
     try:
         while time.monotonic() < deadline:
             counter += 1
-            head, tail = templates[counter % len(templates)]
-            body = (head + make_uuid(run, worker, counter) + tail).encode()
+            if made is not None:
+                body = next(made)
+            else:
+                head, tail = templates[counter % len(templates)]
+                body = (head + make_uuid(run, worker, counter) + tail).encode()
             started = time.perf_counter()
             writer.write(
                 f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
@@ -147,7 +151,10 @@ def run_python(url: str, templates: list[tuple[str, str]], run: int, connections
 
 def load(url: str, templates: list[tuple[str, str]], run: int, connections: int, duration: float,
          generator: str = "auto") -> dict:
-    """Drive ``url`` with POSTs of ``templates`` (UUIDs distinct per ``run``) and report."""
+    """Drive ``url`` with POSTs of ``templates`` (UUIDs distinct per ``run``) and report. ``templates``
+    may instead be a function of (run, connection) giving that connection's bodies: our generator only."""
+    if callable(templates):
+        return run_python(url, templates, run, connections, duration)
     if generator == "wrk" or (generator == "auto" and wrk_available()):
         return run_wrk(url, templates, run, connections, duration)
     return run_python(url, templates, run, connections, duration)

@@ -35,11 +35,13 @@ sys.path.insert(0, str(BENCH))
 from bodies import templates  # noqa: E402
 from loadgen import load, wrk_available  # noqa: E402
 from procstat import Meter  # noqa: E402
+from seed import copy_store  # noqa: E402
 
 ROOT = BENCH.parent
-TARGETS = {"a": "ours", "b": "ceiling", "c": "peer"}
+TARGETS = {"a": "ours", "b": "ceiling", "c": "peer", "d": "peer-pg"}
 # target -> (the app a server loads, whether it is a factory to call)
-APPS = {"a": ("octeth_tracking:create_app", True), "b": ("ceiling:app", False), "c": ("peer:app", False)}
+APPS = {"a": ("octeth_tracking:create_app", True), "b": ("ceiling:app", False), "c": ("peer:app", False),
+        "d": ("peer_pg:app", False)}
 SERVERS = ("gunicorn", "granian")
 PATH = "/api/v1/event"
 # The warm-up is this many runs: each run's connections are spread over the workers
@@ -74,13 +76,14 @@ class Target:
     :param workdir: where its database goes.
     :param api_key: the key the load sends (created in ours; the peer is told it).
     :param env: the environment shared by all targets.
+    :param db: the database it serves (a ``postgresql://`` URL, say); default a SQLite file in ``workdir``.
     """
 
-    def __init__(self, *, server: str, target: str, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, *, server: str, target: str, workdir: Path, env: dict[str, str], db: str | None = None) -> None:
         self.server, self.target = server, target
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{PATH}"
-        self.db = workdir / f"{server}-{TARGETS[target]}.db"
+        self.db = db or workdir / f"{server}-{TARGETS[target]}.db"
         env = {**env, "OCTETH_TRACKING_DB": str(self.db), "BENCH_PEER_DB": str(self.db)}
         self.log = open(workdir / f"{server}-{TARGETS[target]}.log", "w")
         self.process = subprocess.Popen(server_command(server, target, self.port), env=env, cwd=BENCH,
@@ -158,17 +161,22 @@ def prepare_account(workdir: Path) -> tuple[str, int, str]:
 
 
 def bench_server(
-    server: str, args: argparse.Namespace, workdir: Path, log, names: tuple[str, ...] = ("a", "b", "c")
+    server: str, args: argparse.Namespace, workdir: Path, log, names: tuple[str, ...] = ("a", "b", "c"),
+    account: tuple[str, int, str] | None = None, make_bodies=None,
 ) -> dict:
-    """Serve each of ``names`` (keys of ``APPS``) under ``server`` and drive them in alternation."""
-    key, list_id, template = prepare_account(workdir)
-    bodies = templates(key, list_id)
+    """Serve each of ``names`` (keys of ``APPS``) under ``server`` and drive them in alternation.
+
+    :param account: (API key, list id, database file our app starts from, copied): default a fresh one.
+    :param make_bodies: given (key, list id): what ``load`` sends; default ``bodies.templates``.
+    """
+    key, list_id, template = account or prepare_account(workdir)
+    bodies = (make_bodies or templates)(key, list_id)
     env = {**os.environ, "OCTETH_TRACKING_EVENT_RATE_LIMIT": "0", "BENCH_API_KEY": key,
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCH)])}
     targets = {}
     for name in names:
         if APPS[name][1]:  # our app, built on the account's database
-            (workdir / f"{server}-{TARGETS[name]}.db").write_bytes(Path(template).read_bytes())
+            copy_store(template, workdir / f"{server}-{TARGETS[name]}.db")
         targets[name] = Target(server=server, target=name, workdir=workdir, env=env)
     run = 0
     try:

@@ -10,7 +10,9 @@ kept under ``bench/.cache/`` and reused while it holds exactly N events. Visitor
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,14 @@ from bodies import body, make_uuid
 BATCH = 50_000
 THE_VISITOR = "the-visitor"
 CACHE = Path(__file__).parent / ".cache"
+
+
+def copy_store(source: Path | str, target: Path | str) -> None:
+    """Copy a store's file and wait until the copy is on disk: the kernel's write-back of a fresh
+    copy of 2 GB (10 million events) otherwise runs under the measured commits and their fsyncs
+    (measured here: 7,300 events/s in process on the 10M copy, 25,500 after a sync)."""
+    shutil.copyfile(source, target)
+    os.sync()
 
 
 def _shapes(count: int = 500) -> list[tuple[str, dict]]:

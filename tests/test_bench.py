@@ -230,3 +230,61 @@ def test_index_cost_measures_the_schema_it_names_and_stores_every_event(tmp_path
     assert seen[-1][0] == (ours | old) - set(dropped)
     # With bulk steps, the last commit follows the step after the second: 151 seeded and 1 first event, 200 more.
     assert seen[-1][1] == (351 if steps else seen[1][1]) and (stepping > 0) == steps
+
+
+def test_traffic_bodies_are_valid_and_mix_what_single_py_says():
+    single = importlib.import_module("single")
+    schema = BodySchema("event")
+    made = single.traffic_bodies("key", 7)(1, 2)
+    sent = [json.loads(next(made)) for _ in range(3000)]
+    for body in sent:
+        assert schema.errors({k.lower(): v for k, v in body.items()}) == []
+        assert body.get("Email") in (None, f"{body['ID']}@example.com")  # identify: the visitor's own address
+    versions = [body["UUID"][14] if "UUID" in body else None for body in sent]
+    assert 0.06 < versions.count(None) / len(sent) < 0.14 and 0.06 < versions.count("4") / len(sent) < 0.14
+    assert versions.count("7") / len(sent) > 0.7
+    assert len({body["UUID"] for body in sent if "UUID" in body}) == len(sent) - versions.count(None)
+    visitors = [body["ID"] for body in sent]
+    assert 3 <= len(visitors) / len(set(visitors)) <= 12  # sessions of 3-12 events each
+    other = single.traffic_bodies("key", 7)(1, 3)
+    assert not {json.loads(next(other))["ID"] for _ in range(300)} & set(visitors)  # each connection its own visitors
+
+
+def test_a_traffic_run_on_a_stored_account_stores_exactly_what_was_acknowledged(tmp_path):
+    single = importlib.import_module("single")
+    args = Namespace(connections=4, warmup=0.3, rounds=1, duration=0.7, generator="python")
+    key, list_id, template = run.prepare_account(tmp_path)
+    seeded = SQLiteStore(template)
+    seeded.record([bodies_event(list_id, n) for n in range(50)])  # a store that holds events already
+    seeded.close()
+    summary = run.bench_server("gunicorn", args, tmp_path, log=lambda text: None, account=(key, list_id, template),
+                               make_bodies=single.traffic_bodies)
+    for target in ("a", "c"):
+        row = summary[target]
+        assert row["acknowledged"] > 0 and row["errors"] == 0, target
+    assert summary["a"]["stored"] == summary["a"]["acknowledged"] + 50
+    assert summary["c"]["stored"] == summary["c"]["acknowledged"]
+
+
+def bodies_event(list_id: int, n: int):
+    from octeth_tracking.storage import Event
+
+    return Event(list_id=list_id, uuid=bodies.make_uuid(9, 9, n), external_id=f"v{n}", event="pageView", properties={})
+
+
+def test_the_postgresql_peer_stores_a_valid_body_once_and_refuses_an_invalid_one(monkeypatch):
+    from services import pg_schema
+
+    for url in pg_schema():  # a fresh schema; skips loudly without a server (fails in CI)
+        import psycopg
+
+        monkeypatch.setenv("BENCH_PEER_DB", url)
+        monkeypatch.setenv("BENCH_API_KEY", "secret")
+        module = importlib.reload(importlib.import_module("peer_pg")) if "peer_pg" in sys.modules else importlib.import_module("peer_pg")
+        client = module.app.test_client()
+        assert client.post("/api/v1/event", json={**VALID, "Event": "identify"}).status_code == 422
+        response = client.post("/api/v1/event", json={**VALID, "UUID": bodies.make_uuid(1, 1, 1)})
+        assert response.status_code == 200 and response.get_json()["uuid"] == bodies.make_uuid(1, 1, 1)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT uuid FROM events").fetchall() == [(bodies.make_uuid(1, 1, 1),)]
+        module._local.conn.close()
