@@ -53,6 +53,65 @@ end
 """
 
 
+# Traffic (single.py): each wrk thread's visitors in sessions of 3-12 events, 10,000 at a time;
+# 10 % with a random v4 UUID, 10 % without one (the server gives it), the rest a UUIDv7 (its
+# milliseconds the run's start plus the request's count, its last bits the run, thread and count).
+_TRAFFIC_LUA = r"""
+local bodies = {%(bodies)s}
+local run, base = %(run)d, %(base_ms)d
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("worker", threads)
+end
+local function hex16() return math.random(0, 65535) end
+function init(args)
+  counter, made = 0, 0
+  math.randomseed(run * 1000 + worker)
+  sessions = {}
+  for i = 1, 10000 do
+    made = made + 1
+    sessions[i] = {string.format("visitor-%%d-%%d-%%d", run, worker, made), math.random(3, 12)}
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+function request()
+  counter = counter + 1
+  local session = sessions[math.random(1, 10000)]
+  local visitor = session[1]
+  session[2] = session[2] - 1
+  if session[2] == 0 then
+    made = made + 1
+    session[1], session[2] = string.format("visitor-%%d-%%d-%%d", run, worker, made), math.random(3, 12)
+  end
+  local roll, uuid = math.random(), ""
+  if roll < 0.1 then
+    uuid = string.format(', "UUID": "%%04x%%04x-%%04x-4%%03x-%%04x-%%04x%%04x%%04x"', hex16(), hex16(), hex16(),
+      math.random(0, 4095), 32768 + math.random(0, 16383), hex16(), hex16(), hex16())
+  elseif roll >= 0.2 then
+    local ms = base + counter
+    uuid = string.format(', "UUID": "%%04x%%04x-%%04x-7%%03x-%%04x-%%02x%%02x%%08x"', math.floor(ms / 4294967296),
+      math.floor(ms / 65536) %% 65536, ms %% 65536, math.random(0, 4095), 32768 + math.random(0, 16383),
+      run %% 256, worker, counter)
+  end
+  local parts = bodies[(counter %% #bodies) + 1]
+  local rest = parts[2]
+  if parts[3] then rest = string.gsub(rest, "@EMAIL@", visitor .. "@example.com") end
+  return wrk.format(nil, nil, nil, parts[1] .. visitor .. rest .. uuid .. "}")
+end
+""" + _LUA[_LUA.index("function done"):]
+
+
+class Traffic:
+    """Bodies as a site's traffic sends them (``single.py``): ``templates`` of (head, rest, identify),
+    the body ``head + visitor + rest + UUID part + "}"`` ("@EMAIL@" in ``rest``: the visitor's
+    address); ``python(run, connection)`` the same for our generator."""
+
+    def __init__(self, templates: list[tuple[str, str, bool]], python) -> None:
+        self.templates, self.python = templates, python
+
+
 def _lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
@@ -61,11 +120,17 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_wrk(url: str, templates: list[tuple[str, str]], run: int, connections: int, duration: float,
+def run_wrk(url: str, templates, run: int, connections: int, duration: float,
             threads: int = 2) -> dict:
-    bodies = ",\n".join("{%s, %s}" % (_lua_string(head), _lua_string(tail)) for head, tail in templates)
+    if isinstance(templates, Traffic):
+        bodies = ",\n".join("{%s, %s, %s}" % (_lua_string(head), _lua_string(rest), "true" if identify else "false")
+                             for head, rest, identify in templates.templates)
+        text = _TRAFFIC_LUA % {"bodies": bodies, "run": run, "base_ms": int(time.time() * 1000)}
+    else:
+        bodies = ",\n".join("{%s, %s}" % (_lua_string(head), _lua_string(tail)) for head, tail in templates)
+        text = _LUA % {"bodies": bodies, "run": run}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA % {"bodies": bodies, "run": run})
+        script.write(text)
     try:
         done = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
@@ -155,6 +220,8 @@ def load(url: str, templates: list[tuple[str, str]], run: int, connections: int,
     may instead be a function of (run, connection) giving that connection's bodies: our generator only."""
     if callable(templates):
         return run_python(url, templates, run, connections, duration)
+    if isinstance(templates, Traffic) and not (generator == "wrk" or (generator == "auto" and wrk_available())):
+        return run_python(url, templates.python, run, connections, duration)
     if generator == "wrk" or (generator == "auto" and wrk_available()):
         return run_wrk(url, templates, run, connections, duration)
     return run_python(url, templates, run, connections, duration)

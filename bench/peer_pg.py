@@ -18,6 +18,7 @@ DB = os.environ["BENCH_PEER_DB"]
 _local = threading.local()
 
 with psycopg.connect(DB, autocommit=True) as setup:
+    setup.execute("SELECT pg_advisory_lock(724)")  # a server's workers import this at once: one creates the table
     setup.execute("CREATE TABLE IF NOT EXISTS events (id BIGSERIAL PRIMARY KEY, list_id INTEGER, uuid TEXT UNIQUE,"
                   " external_id TEXT, event TEXT, email TEXT, properties TEXT)")
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(BENCH))
 
 from batch import BATCH_PATH, bodies, drive  # noqa: E402
 from loadgen import load  # noqa: E402
-from run import ROOT, SERVERS, Target  # noqa: E402
+from run import ROOT, SERVERS, Target, durable_check  # noqa: E402
 from single import traffic_bodies  # noqa: E402
 
-from octeth_tracking import PostgresStore  # noqa: E402
+from octeth_tracking.storage.postgres import PostgresStore  # noqa: E402
 
 
 def fresh_schema(url: str, name: str) -> str:
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                 for name, url in (("a", ours), ("d", peer)):
                     row[name] = (statistics.median(r["rps"] for r in results[name]),
                                  statistics.median(r["p99_ms"] for r in results[name]),
-                                 acknowledged[name], count(url), sum(r["errors"] for r in results[name]))
+                                 acknowledged[name], count(url), sum(r["errors"] for r in results[name]),
+                                 durable_check({"acknowledged": acknowledged[name], "stored": count(url),
+                                                "generator": results[name][0]["generator"]}, name, 64, args.rounds + 1)[1])
                 singles.append(row)
                 for size in (100, 1000):
                     before = count(ours)
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in singles:
         a, d = row["a"], row["d"]
         print(f"| {row['server']} | {a[0]:,.0f} | {a[1]:.1f} | {d[0]:,.0f} | {d[1]:.1f} | {a[0] / d[0]:.1f}"
-              f" | {'✓' if a[2] == a[3] else '✗'} ({a[2]:,} = {a[3]:,}) | {'✓' if d[2] == d[3] else '✗'} ({d[2]:,} = {d[3]:,}) | {a[4]}, {d[4]} |")
+              f" | {a[5]} | {d[5]} | {a[4]}, {d[4]} |")
     print(f"\n| server | batch | events/s (HTTP, durable, {BATCH_PATH}) | p99 ms per batch | acknowledged = stored | errors |")
     print("|---|---:|---:|---:|---|---:|")
     for server, size, rate, p99, stored, counted, errors in batches:

@@ -235,7 +235,7 @@ def test_index_cost_measures_the_schema_it_names_and_stores_every_event(tmp_path
 def test_traffic_bodies_are_valid_and_mix_what_single_py_says():
     single = importlib.import_module("single")
     schema = BodySchema("event")
-    made = single.traffic_bodies("key", 7)(1, 2)
+    made = single.traffic_bodies("key", 7).python(1, 2)
     sent = [json.loads(next(made)) for _ in range(3000)]
     for body in sent:
         assert schema.errors({k.lower(): v for k, v in body.items()}) == []
@@ -246,7 +246,7 @@ def test_traffic_bodies_are_valid_and_mix_what_single_py_says():
     assert len({body["UUID"] for body in sent if "UUID" in body}) == len(sent) - versions.count(None)
     visitors = [body["ID"] for body in sent]
     assert 3 <= len(visitors) / len(set(visitors)) <= 12  # sessions of 3-12 events each
-    other = single.traffic_bodies("key", 7)(1, 3)
+    other = single.traffic_bodies("key", 7).python(1, 3)
     assert not {json.loads(next(other))["ID"] for _ in range(300)} & set(visitors)  # each connection its own visitors
 
 
@@ -258,7 +258,7 @@ def test_a_traffic_run_on_a_stored_account_stores_exactly_what_was_acknowledged(
     seeded.record([bodies_event(list_id, n) for n in range(50)])  # a store that holds events already
     seeded.close()
     summary = run.bench_server("gunicorn", args, tmp_path, log=lambda text: None, account=(key, list_id, template),
-                               make_bodies=single.traffic_bodies)
+                               make_bodies=single.traffic_bodies)  # generator="python": traffic's bodies from ours
     for target in ("a", "c"):
         row = summary[target]
         assert row["acknowledged"] > 0 and row["errors"] == 0, target
