@@ -101,7 +101,7 @@ class VisitorIndexer:
         beyond it (85-300 ns an event, by its size), against what a step saves (more, the bigger it is).
     :param chunk: entries a chunk writes (about, split between visitors): how long a commit may
         wait behind one (a few µs each).
-    :param most: most tail events one step takes (its memory); the rest wait for the next.
+    :param most: most tail events one step takes (how long it runs); the rest wait for the next.
     """
 
     def __init__(self, writer: Writer, every: int, chunk: int = 5_000, most: int = 500_000) -> None:
