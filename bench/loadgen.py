@@ -217,7 +217,8 @@ def run_python(url: str, templates: list[tuple[str, str]], run: int, connections
 def load(url: str, templates: list[tuple[str, str]], run: int, connections: int, duration: float,
          generator: str = "auto") -> dict:
     """Drive ``url`` with POSTs of ``templates`` (UUIDs distinct per ``run``) and report. ``templates``
-    may instead be a function of (run, connection) giving that connection's bodies: our generator only."""
+    may instead be a :class:`Traffic` (wrk's Lua or its ``python`` bodies), or a function of (run,
+    connection) giving that connection's bodies (our generator only)."""
     if callable(templates):
         return run_python(url, templates, run, connections, duration)
     if isinstance(templates, Traffic) and not (generator == "wrk" or (generator == "auto" and wrk_available())):
