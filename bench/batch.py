@@ -79,6 +79,18 @@ def drive(port: int, sent: list[bytes], seconds: float) -> tuple[int, int, list[
     return stored, errors, latencies
 
 
+def drive_all(port: int, loads: list[list[bytes]], seconds: float) -> tuple[list[tuple[int, int, list[float]]], float]:
+    """Each of ``loads`` sent by a thread of its own on one connection (:func:`drive`); their results, and the seconds taken."""
+    results: list[tuple[int, int, list[float]]] = []
+    threads = [threading.Thread(target=lambda sent=sent: results.append(drive(port, sent, seconds))) for sent in loads]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.monotonic() - started
+
+
 def account(stored: int, workdir: Path) -> tuple[str, int, str]:
     """(API key, list id, template file): a fresh store, or one of ``stored`` events (seed.py's, copied)."""
     if not stored:
@@ -108,14 +120,7 @@ def http_run(server: str, size: int, seconds: float, connections: int, workdir: 
         target.wait_ready()
         per_connection = max(4, int(60_000 / size))  # more bodies than a run can send
         loads = [bodies(key, list_id, size, per_connection, seed) for seed in range(connections)]
-        results: list[tuple[int, int, list[float]]] = []
-        threads = [threading.Thread(target=lambda b=b: results.append(drive(target.port, b, seconds))) for b in loads]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
+        results, elapsed = drive_all(target.port, loads, seconds)
     finally:
         target.stop()
     acknowledged = sum(r[0] for r in results)

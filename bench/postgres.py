@@ -20,8 +20,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -29,7 +27,7 @@ import psycopg
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from batch import BATCH_PATH, bodies, drive  # noqa: E402
+from batch import BATCH_PATH, bodies, drive_all  # noqa: E402
 from loadgen import load  # noqa: E402
 from run import ROOT, SERVERS, Target, durable_check  # noqa: E402
 from single import traffic_bodies  # noqa: E402
@@ -97,15 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 for size in (100, 1000):
                     before = count(ours)
                     loads = [bodies(key, list_id, size, max(4, int(30_000 / size)), 7000 + seed) for seed in range(4)]
-                    done: list[tuple[int, int, list[float]]] = []
-                    threads = [threading.Thread(target=lambda b=b: done.append(drive(targets["a"].port, b, args.batch_seconds)))
-                               for b in loads]
-                    started = time.monotonic()
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join()
-                    elapsed = time.monotonic() - started
+                    done, elapsed = drive_all(targets["a"].port, loads, args.batch_seconds)
                     latencies = sorted(x for r in done for x in r[2])
                     stored = sum(r[0] for r in done)
                     batches.append((server, size, stored / elapsed, latencies[int(len(latencies) * 0.99) - 1] * 1000,

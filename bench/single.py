@@ -6,8 +6,8 @@
 For each store size and server (gunicorn 2 x 8 threads, granian 2 workers, as ``bench/run.py``
 starts them): our app (a) on a copy of ``bench/seed.py``'s store of that size (a fresh one for
 0), the bare WSGI ceiling (b), and the naive Flask peer (c) on a fresh file of its own (its
-best case: its one index is small there), driven in alternation A, B, C by the bundled Python
-load generator (wrk if installed, else ours), 64 keep-alive connections. The bodies are
+best case: its one index is small there), driven in alternation A, B, C by the load generator
+(wrk if installed, else the bundled Python one), 64 keep-alive connections. The bodies are
 traffic's: visitors in sessions of 3-12 events, about 20,000 at a time, interleaved (wrk: the
 Lua of ``loadgen.py``; ours: ``bodies.traffic``); 80 % with a tracker UUIDv7,
 10 % server calls without a UUID (the server gives a v7), 10 % a random v4; properties as
